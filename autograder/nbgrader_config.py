@@ -1,0 +1,33 @@
+"""nbgrader settings for the tfclinic course: the one place instructors read them.
+
+tfclinic runs nbgrader in a scratch course directory that it builds for each command
+(`tfclinic release`, `tfclinic grade`); that directory's own config loads this file and only
+adds where the course and its gradebook live. You can also use this file with plain nbgrader.
+"""
+
+from nbgrader.converters import GenerateAssignment
+from nbgrader.preprocessors import ClearSolutions
+
+from tfclinic.nbgrader_course import CELL_TIMEOUT_SECONDS, STDERR_IGNORE_PATTERN
+from tfclinic.release import ClearSolutionsToBroken
+
+c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
+
+c.CourseDirectory.course_id = "tfclinic"
+
+# Each cell of a graded notebook must finish within this many seconds; a cell that does not
+# is interrupted and scored as a failure. Lessons train tiny models for a few epochs only.
+c.Execute.timeout = CELL_TIMEOUT_SECONDS
+c.Execute.interrupt_on_timeout = True
+
+# TensorFlow and Keras write warnings to stderr, and nbgrader scores any stderr output in a
+# test cell as a failure. Drop warnings and log lines; other stderr still counts.
+# (IgnorePattern only runs when *both* `enabled` and `pattern` are set.)
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = STDERR_IGNORE_PATTERN
+
+# Released exercises start from broken code rather than an empty stub: see tfclinic.release.
+c.GenerateAssignment.preprocessors = [
+    ClearSolutionsToBroken if step is ClearSolutions else step
+    for step in GenerateAssignment.preprocessors.default()
+]

@@ -1,0 +1,118 @@
+"""The ``tfclinic`` command line: book, release, validate, grade.
+
+User mistakes (a wrong path, an unknown lesson, a corrupt notebook) end with one line on
+stderr and exit status 2, never a Python traceback.
+"""
+
+import argparse
+import sys
+import time
+
+from .errors import TfclinicError
+
+
+def _book(args):
+    from .book import build
+    from .project import project_root
+
+    index = build(project_root())
+    print(f"\nThe book is ready: open file://{index}")
+    return 0
+
+
+def _release(args):
+    from .project import check_lesson, lessons, project_root
+    from .release import drift, generate
+
+    root = project_root()
+    names = [check_lesson(root, name) for name in args.lessons] or lessons(root)
+    if args.check:
+        changed = drift(root, names)
+        for name in changed:
+            print(f"exercises/{name} differs from what `tfclinic release` generates", file=sys.stderr)
+        if not changed:
+            print(f"exercises/ is up to date ({len(names)} lessons)")
+        return 1 if changed else 0
+    generate(root, names, root / "exercises")
+    for name in names:
+        print(f"released exercises/{name}/{name}.ipynb")
+    return 0
+
+
+def _validate(args):
+    from .validate import format_report, validate
+
+    start = time.perf_counter()
+    results, stopped = validate(args.notebook, seed=args.seed)
+    print(format_report(args.notebook, results, stopped, time.perf_counter() - start))
+    return 0 if all(r.passed for r in results) and not stopped else 1
+
+
+def _grade(args):
+    from .grading import GRADED, grade
+    from .project import project_root
+
+    def warn(line):
+        print(f"tfclinic: {line}", file=sys.stderr, flush=True)
+
+    rows = grade(project_root(), args.submissions, args.out, lesson=args.lesson, seed=args.seed,
+                 report=lambda line: print(line, flush=True), warn=warn)
+    graded = sum(row.status == GRADED for row in rows)
+    print(f"\n{graded} of {len(rows)} submissions graded; grades in {args.out}/grades.csv, "
+          f"feedback in {args.out}/feedback/")
+    return 0
+
+
+def parser():
+    """The argument parser, one subcommand per workflow."""
+    top = argparse.ArgumentParser(
+        prog="tfclinic", description="Why isn't my TensorFlow model training? "
+        "Build the book, release exercises, check and grade notebooks.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    book = sub.add_parser("book", help="execute every chapter and build the HTML book",
+                          description="Execute every chapter (cached) and build book/_build/html.")
+    book.set_defaults(run=_book)
+
+    release = sub.add_parser("release", help="generate exercises/ from solutions/ with nbgrader",
+                             description="Regenerate the student notebooks in exercises/ from the "
+                             "nbgrader source notebooks in solutions/. Never edit exercises/ by hand.")
+    release.add_argument("lessons", nargs="*", metavar="LESSON", help="lessons to release (default: all)")
+    release.add_argument("--check", action="store_true",
+                         help="write nothing; exit 1 if exercises/ differs from a fresh release")
+    release.set_defaults(run=_release)
+
+    validate = sub.add_parser("validate", help="run a notebook and report each test cell",
+                              description="Run NOTEBOOK from top to bottom as the grader would and "
+                              "report, per graded test cell, whether it passed and why not.")
+    validate.add_argument("notebook", metavar="NOTEBOOK", help="path to your .ipynb file")
+    validate.add_argument("--seed", type=int, default=None, help="data seed (default: the lesson's)")
+    validate.set_defaults(run=_validate)
+
+    grade = sub.add_parser("grade", help="autograde a folder of submissions",
+                           description="Autograde SUBMISSIONS/<student>/<lesson>/<lesson>.ipynb "
+                           "into a fresh gradebook; write OUT/grades.csv and OUT/feedback/.")
+    grade.add_argument("submissions", metavar="SUBMISSIONS", help="folder of student folders")
+    grade.add_argument("--out", required=True, metavar="DIR", help="output folder (new, or from an earlier grade run)")
+    grade.add_argument("--lesson", default=None, help="grade only this lesson")
+    grade.add_argument("--seed", type=int, default=None,
+                       help="seed of the fresh data hidden tests draw (default: the lesson's)")
+    grade.set_defaults(run=_grade)
+    return top
+
+
+def main(argv=None):
+    """Entry point of the ``tfclinic`` script; returns the exit status."""
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except TfclinicError as error:
+        print(f"tfclinic: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tfclinic: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
