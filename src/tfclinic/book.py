@@ -31,7 +31,7 @@ def build(project, output=None, echo=True):
             raise, a cell timed out, or Sphinx reported a warning.
     """
     source = Path(project) / "book"
-    env = {**os.environ, **quiet_environment(), "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    env = {**os.environ, **quiet_environment(), "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     done = subprocess.run(jupyter_book_command(source, output), env=env, text=True,
                           capture_output=not echo)
     if done.returncode != 0:

@@ -187,4 +187,5 @@ def write_csv(grades, path):
         writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(Grade)])
         writer.writeheader()
         for row in grades:
-            writer.writerow({**asdict(row), "score": f"{row.score:g}", "max_score": f"{row.max_score:g}"})
+            writer.writerow({**asdict(row), "score": f"{row.score:g}", "max_score": f"{row.max_score:g}",
+                             "message": " ".join(row.message.split())})

@@ -39,9 +39,9 @@ class NbgraderCourse:
     """An nbgrader course directory under ``root`` whose gradebook is ``gradebook``."""
 
     def __init__(self, project, root, gradebook=None):
-        self.project = Path(project)
-        self.root = Path(root)
-        self.gradebook = Path(gradebook) if gradebook else self.root / "gradebook.db"
+        self.project = Path(project).resolve()
+        self.root = Path(root).resolve()
+        self.gradebook = Path(gradebook).resolve() if gradebook else self.root / "gradebook.db"
         self.root.mkdir(parents=True, exist_ok=True)
         shared = self.project / "autograder" / "nbgrader_config.py"
         (self.root / "nbgrader_config.py").write_text(_CONFIG_TEMPLATE.format(

@@ -1,10 +1,7 @@
 """Plots a reader would rather look at than read: learning curves, broken against fixed."""
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def plot_loss_curves(
