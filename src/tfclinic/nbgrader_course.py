@@ -76,6 +76,8 @@ class NbgraderCourse:
                 wrong settings.
         """
         env = {**os.environ, **quiet_environment()}
+        # nbgrader runs `alembic` by name: find it beside this Python even without an activated venv
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         if seed is not None:
             env["TFCLINIC_SEED"] = str(seed)
         done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=self.root, env=env,

@@ -1,0 +1,76 @@
+"""Helpers for tests that grade notebooks: make variants of a lesson and grade them together.
+
+A lesson's grader is tested against a corpus: the solution, the untouched exercise, wrong
+fixes that look plausible, and other correct fixes. Each variant is the solution notebook
+with one solution cell edited, graded by the real ``tfclinic grade`` pipeline.
+"""
+
+import copy
+from pathlib import Path
+
+import nbformat
+
+from tfclinic.grading import grade
+from tfclinic.project import exercise_notebook, solution_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def solution(lesson):
+    """The lesson's solution notebook, as an nbformat object."""
+    return nbformat.read(solution_notebook(ROOT, lesson), as_version=4)
+
+
+def exercise(lesson):
+    """The lesson's released exercise notebook, as an nbformat object."""
+    return nbformat.read(exercise_notebook(ROOT, lesson), as_version=4)
+
+
+def cell(notebook, grade_id):
+    """The cell whose nbgrader ``grade_id`` is ``grade_id``."""
+    for candidate in notebook.cells:
+        if candidate.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            return candidate
+    raise KeyError(f"no cell with grade_id {grade_id!r}")
+
+
+def with_cell_source(notebook, grade_id, source):
+    """A copy of ``notebook`` whose cell ``grade_id`` holds ``source`` instead."""
+    variant = copy.deepcopy(notebook)
+    cell(variant, grade_id).source = source
+    return variant
+
+
+def grade_notebooks(lesson, notebooks, tmp_path, seed=None):
+    """Grade ``{student: notebook}`` for ``lesson`` with ``tfclinic grade``.
+
+    Returns:
+        ``{student: Grade}``.
+    """
+    submissions = Path(tmp_path) / f"submissions-{seed}"
+    for student, notebook in notebooks.items():
+        folder = submissions / student / lesson
+        folder.mkdir(parents=True)
+        nbformat.write(notebook, folder / f"{lesson}.ipynb")
+    rows = grade(ROOT, submissions, Path(tmp_path) / f"graded-{seed}", seed=seed,
+                 report=lambda line: None, warn=lambda line: None)
+    return {row.student: row for row in rows}
+
+
+def solution_namespace(lesson, seed):
+    """Run the solution's setup and solution cells in this process; return their globals.
+
+    Test cells are skipped, so the namespace holds the student-facing functions only. This
+    lets tests measure the margin of a threshold directly, seed by seed.
+    """
+    import os
+
+    os.environ["TFCLINIC_SEED"] = str(seed)
+    try:
+        namespace = {}
+        for code in solution(lesson).cells:
+            if code.cell_type == "code" and not code.metadata.get("nbgrader", {}).get("grade"):
+                exec(compile(code.source, f"<{lesson} cell>", "exec"), namespace)
+        return namespace
+    finally:
+        del os.environ["TFCLINIC_SEED"]

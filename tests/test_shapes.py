@@ -1,0 +1,165 @@
+"""The shapes lesson: its grader, tested both ways, and the margin of its thresholds."""
+
+import time
+
+import numpy as np
+import pytest
+
+from lesson_variants import (cell, exercise, grade_notebooks, solution, solution_namespace,
+                             with_cell_source)
+from tfclinic.validate import validate
+
+LESSON = "shapes"
+SEEDS = [0, 1, 2, 3, 4]
+FULL_MARKS = 10
+
+# Plausible wrong fixes: each one looks like a repair and still gets a shape wrong.
+WRONG_FIXES = {
+    # right shape, scrambled values: reshape is not transpose
+    "reshape-instead-of-stack": ("shapes-make-features", '''
+def make_features(table):
+    columns = [np.asarray(values, dtype="float32") for values in table.values()]
+    return np.stack(columns).reshape(len(columns[0]), len(columns))
+'''),
+    # the hard-coded size simply moved to the data used in this notebook
+    "hard-coded-eight": ("shapes-build-model", '''
+def build_model(n_features):
+    inputs = keras.Input(shape=(8,))
+    outputs = keras.layers.Dense(1)(inputs)
+    return keras.Model(inputs, outputs)
+'''),
+    # one output per feature instead of one per sample
+    "dense-n-features": ("shapes-build-model", '''
+def build_model(n_features):
+    inputs = keras.Input(shape=(n_features,))
+    outputs = keras.layers.Dense(n_features)(inputs)
+    return keras.Model(inputs, outputs)
+'''),
+    # a column of samples, not a batch of one
+    "reshape-to-column": ("shapes-predict-one", '''
+def predict_one(model, sample):
+    sample = np.asarray(sample, dtype="float32")
+    return float(model.predict(sample.reshape(-1, 1), verbose=0)[0, 0])
+'''),
+    # the new axis goes in front: (1, N) - (N, 1) still broadcasts to (N, N)
+    "expand-dims-wrong-axis": ("shapes-loss", '''
+def mean_squared_error(y_true, y_pred):
+    y_true = tf.expand_dims(tf.cast(y_true, y_pred.dtype), 0)
+    return tf.reduce_mean(tf.square(y_true - y_pred))
+'''),
+    # squeezing the predictions works for (N,) labels but breaks (N, 1) labels
+    "squeeze-predictions-only": ("shapes-loss", '''
+def mean_squared_error(y_true, y_pred):
+    y_true = tf.cast(y_true, y_pred.dtype)
+    return tf.reduce_mean(tf.square(y_true - tf.squeeze(y_pred, axis=-1)))
+'''),
+}
+
+# Other correct repairs, written the way students write them; all must earn full marks.
+OTHER_CORRECT_FIXES = {
+    "column-stack": ("shapes-make-features", '''
+def make_features(table):
+    return np.column_stack(list(table.values())).astype(np.float32)
+'''),
+    # correct, but Keras 3 warns about input_shape= on stderr: must not cost points
+    "input-shape-argument-warns": ("shapes-build-model", '''
+def build_model(n_features):
+    return keras.Sequential([keras.layers.Dense(1, input_shape=(n_features,))])
+'''),
+    "expand-dims-and-call": ("shapes-predict-one", '''
+def predict_one(model, sample):
+    batch = np.expand_dims(np.asarray(sample, dtype="float32"), 0)
+    return float(model(batch)[0, 0])
+'''),
+    "flatten-both": ("shapes-loss", '''
+def mean_squared_error(y_true, y_pred):
+    y_true = tf.reshape(tf.cast(y_true, y_pred.dtype), [-1])
+    return tf.reduce_mean(tf.square(y_true - tf.reshape(y_pred, [-1])))
+'''),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEEDS)
+def test_solution_earns_full_marks_and_exercise_none(seed, tmp_path):
+    grades = grade_notebooks(LESSON, {"solution": solution(LESSON), "exercise": exercise(LESSON)},
+                             tmp_path, seed=seed)
+    assert grades["solution"].status == "graded"
+    assert grades["solution"].score == grades["solution"].max_score == FULL_MARKS
+    assert grades["exercise"].status == "graded"
+    assert grades["exercise"].score == 0
+
+
+@pytest.mark.slow
+def test_plausible_wrong_fixes_do_not_earn_full_marks(tmp_path):
+    base = solution(LESSON)
+    variants = {name: with_cell_source(base, grade_id, source)
+                for name, (grade_id, source) in WRONG_FIXES.items()}
+    grades = grade_notebooks(LESSON, variants, tmp_path, seed=7)
+    for name, row in grades.items():
+        assert row.status == "graded", name
+        assert row.score < FULL_MARKS, f"wrong fix {name!r} earned full marks"
+
+
+@pytest.mark.slow
+def test_other_correct_fixes_earn_full_marks(tmp_path):
+    base = solution(LESSON)
+    variants = {name: with_cell_source(base, grade_id, source)
+                for name, (grade_id, source) in OTHER_CORRECT_FIXES.items()}
+    grades = grade_notebooks(LESSON, variants, tmp_path, seed=8)
+    for name, row in grades.items():
+        assert (row.status, row.score) == ("graded", FULL_MARKS), f"correct fix {name!r}: {row}"
+
+
+def test_warning_fix_really_writes_to_stderr():
+    """The 'warns' variant above only proves something if Keras does warn."""
+    import warnings
+
+    import keras
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        keras.Sequential([keras.layers.Dense(1, input_shape=(3,))])
+    assert any("input_shape" in str(w.message) for w in caught)
+
+
+def test_training_threshold_has_margin_on_every_seed():
+    """The solution ends far below the 5%-of-variance threshold, the broken loss far above."""
+    import tensorflow as tf
+
+    from tfclinic.training import train_custom_loop
+
+    for seed in SEEDS:
+        ns = solution_namespace(LESSON, seed)
+        x = ns["make_features"](ns["table"])
+        fixed = train_custom_loop(ns["build_model"](x.shape[1]), x, ns["y"], ns["mean_squared_error"])
+        broken = train_custom_loop(ns["build_model"](x.shape[1]), x, ns["y"],
+                                   lambda t, p: tf.reduce_mean(tf.square(t - p)))
+        variance = np.var(ns["y"])
+        assert fixed[-1] < 0.01 * variance, f"seed {seed}: fixed {fixed[-1] / variance:.4f} of variance"
+        assert broken[-1] > 0.5 * variance, f"seed {seed}: broken {broken[-1] / variance:.4f} of variance"
+
+
+@pytest.mark.slow
+def test_solution_runs_in_under_20_seconds():
+    start = time.perf_counter()
+    results, stopped = validate(solution_notebook_path())
+    seconds = time.perf_counter() - start
+    assert stopped is None and all(r.passed for r in results)
+    assert seconds < 20, f"the solution took {seconds:.1f} s"
+
+
+def test_every_test_cell_says_what_earns_its_points():
+    notebook = solution(LESSON)
+    grade_ids = [c.metadata["nbgrader"]["grade_id"] for c in notebook.cells
+                 if c.metadata.get("nbgrader", {}).get("grade")]
+    assert grade_ids and all(g.startswith(f"{LESSON}-") for g in grade_ids)
+    assert sum(cell(notebook, g).metadata["nbgrader"]["points"] for g in grade_ids) == FULL_MARKS
+
+
+def solution_notebook_path():
+    from tfclinic.project import solution_notebook
+
+    from lesson_variants import ROOT
+
+    return solution_notebook(ROOT, LESSON)
