@@ -1,0 +1,96 @@
+"""`tfclinic grade` on a class folder: CSV rows, feedback, and one bad notebook among good ones."""
+
+import csv
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lesson_variants import cell, exercise, solution, with_cell_source
+from tfclinic.grading import MARKER, grade
+from tfclinic.nbgrader_course import STDERR_IGNORE_PATTERN
+from tfclinic.validate import _failure, run_notebook
+
+TFCLINIC = str(Path(sys.executable).with_name("tfclinic"))
+
+
+def class_folder(root):
+    """Three students: the solution, the untouched exercise, and a corrupt notebook."""
+    for student, notebook in {"ada": solution("shapes"), "bob": exercise("shapes")}.items():
+        folder = root / student / "shapes"
+        folder.mkdir(parents=True)
+        nbformat.write(notebook, folder / "shapes.ipynb")
+    corrupt = root / "cy" / "shapes"
+    corrupt.mkdir(parents=True)
+    (corrupt / "shapes.ipynb").write_text('{"cells": [ {"cell_type": "code", ')
+    return root
+
+
+@pytest.mark.slow
+def test_grade_writes_csv_feedback_and_names_the_corrupt_notebook(tmp_path):
+    submissions = class_folder(tmp_path / "submissions")
+    out = tmp_path / "graded"
+    done = subprocess.run([TFCLINIC, "grade", submissions, "--out", out], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert re.search(r"cy/shapes: corrupt notebook: .*JSON", done.stderr)
+    assert "[3/3]" in done.stdout  # one progress line per submission
+
+    with open(out / "grades.csv", newline="") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert list(rows) == ["ada", "bob", "cy"]
+    assert {k: rows["ada"][k] for k in ("lesson", "score", "max_score", "status")} == \
+        {"lesson": "shapes", "score": "10", "max_score": "10", "status": "graded"}
+    assert (rows["bob"]["score"], rows["bob"]["status"]) == ("0", "graded")
+    assert (rows["cy"]["score"], rows["cy"]["max_score"], rows["cy"]["status"]) == ("0", "10", "corrupt notebook")
+    assert "\n" not in rows["cy"]["message"] and rows["cy"]["message"]
+
+    for student in ("ada", "bob"):
+        page = (out / "feedback" / student / "shapes.html").read_text()
+        assert "shapes" in page and "<html" in page
+    assert not (out / "feedback" / "cy").exists()
+
+
+@pytest.mark.slow
+def test_regrading_the_same_folder_gives_fresh_scores(tmp_path):
+    submissions = tmp_path / "submissions"
+    notebook = submissions / "ada" / "shapes" / "shapes.ipynb"
+    notebook.parent.mkdir(parents=True)
+    nbformat.write(solution("shapes"), notebook)
+    out = tmp_path / "graded"
+    first = grade_quietly(submissions, out)
+    assert first[0].score == 10 and (out / MARKER).is_file()
+
+    nbformat.write(exercise("shapes"), notebook)  # a resubmission that is worse
+    (submissions / "ada" / "unknown-lesson").mkdir()
+    (submissions / "bob" / "shapes").mkdir(parents=True)  # a folder with no notebook in it
+    warnings = []
+    second = grade(Path(__file__).resolve().parents[1], submissions, out, report=lambda line: None,
+                   warn=warnings.append)
+    assert [(g.student, g.score, g.status) for g in second] == [
+        ("ada", 0, "graded"), ("bob", 0, "missing notebook")]
+    assert any("ada/unknown-lesson" in w for w in warnings)
+    assert any("bob/shapes: missing notebook" in w for w in warnings)
+
+
+def grade_quietly(submissions, out):
+    return grade(Path(__file__).resolve().parents[1], submissions, out, report=lambda line: None,
+                 warn=lambda line: None)
+
+
+@pytest.mark.slow
+def test_a_correct_answer_that_warns_on_stderr_is_not_a_failure(tmp_path):
+    """Keras warns about input_shape= on stderr; nbgrader would score that test cell zero."""
+    source = ("def build_model(n_features):\n"
+              "    return keras.Sequential([keras.layers.Dense(1, input_shape=(n_features,))])\n")
+    notebook = with_cell_source(solution("shapes"), "shapes-build-model", source)
+    assert run_notebook(notebook, tmp_path) is None
+    stderr = [o.text for o in cell(notebook, "shapes-build-model-test").outputs
+              if o.output_type == "stream" and o.name == "stderr"]
+    assert stderr and "input_shape" in stderr[0], "the warning did not reach the test cell's stderr"
+    assert re.search(STDERR_IGNORE_PATTERN, stderr[0])
+    assert _failure(cell(notebook, "shapes-build-model-test")) == ""

@@ -1,0 +1,65 @@
+"""Releasing exercises: broken code replaces solutions, and exercises/ never drifts."""
+
+import json
+
+import pytest
+
+from tfclinic.project import exercise_notebook, lessons, solution_notebook
+from tfclinic.release import drift, release_source
+
+SOURCE = """def f(x):
+    ### BEGIN SOLUTION
+    return x + 1
+    ### END SOLUTION
+    ### BEGIN BROKEN
+    # return x
+    ### END BROKEN
+"""
+
+
+def test_broken_code_replaces_the_solution_keeping_indentation():
+    assert release_source(SOURCE) == "def f(x):\n    return x\n"
+
+
+def test_cell_without_broken_region_is_left_to_nbgrader():
+    assert release_source("### BEGIN SOLUTION\nx = 1\n### END SOLUTION") is None
+
+
+@pytest.mark.parametrize("source", [
+    SOURCE.replace("    ### END BROKEN\n", ""),                         # unclosed
+    "### BEGIN BROKEN\n# x = 0\n### END BROKEN\n",                         # no solution region
+    "### BEGIN BROKEN\n# x = 0\n### END BROKEN\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION",  # wrong order
+])
+def test_malformed_broken_regions_are_refused(source):
+    with pytest.raises(RuntimeError, match="BEGIN BROKEN"):
+        release_source(source)
+
+
+def test_every_lesson_has_its_files(project):
+    assert lessons(project), "no lessons found"
+    for lesson in lessons(project):
+        assert (project / "book" / f"{lesson}.md").is_file(), lesson
+        assert exercise_notebook(project, lesson).is_file(), lesson
+        assert (project / "tests" / f"test_{lesson}.py").is_file(), lesson
+        assert f"file: {lesson}" in (project / "book" / "_toc.yml").read_text(), lesson
+
+
+def test_notebooks_are_stored_without_outputs(project):
+    for lesson in lessons(project):
+        for path in (solution_notebook(project, lesson), exercise_notebook(project, lesson)):
+            cells = json.loads(path.read_text())["cells"]
+            for cell in cells:
+                if cell["cell_type"] == "code":
+                    assert cell["outputs"] == [] and cell["execution_count"] is None, path
+
+
+def test_exercises_reveal_no_solution_or_hidden_test(project):
+    for lesson in lessons(project):
+        text = exercise_notebook(project, lesson).read_text()
+        for marker in ("BEGIN SOLUTION", "BEGIN BROKEN", "HIDDEN TESTS"):
+            assert marker not in text, (lesson, marker)
+
+
+@pytest.mark.slow
+def test_exercises_match_a_fresh_release(project):
+    assert drift(project, lessons(project)) == [], "run `tfclinic release` and commit exercises/"
