@@ -57,6 +57,18 @@ def grade_notebooks(lesson, notebooks, tmp_path, seed=None):
     return {row.student: row for row in rows}
 
 
+def grade_variants(lesson, corpus, tmp_path, seed):
+    """Grade each ``{name: (grade_id, source)}`` of ``corpus`` as an edit of the solution.
+
+    Returns:
+        ``{name: Grade}``.
+    """
+    base = solution(lesson)
+    variants = {name: with_cell_source(base, grade_id, source)
+                for name, (grade_id, source) in corpus.items()}
+    return grade_notebooks(lesson, variants, tmp_path, seed=seed)
+
+
 def solution_namespace(lesson, seed):
     """Run the solution's setup and solution cells in this process; return their globals.
 

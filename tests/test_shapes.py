@@ -5,8 +5,9 @@ import time
 import numpy as np
 import pytest
 
-from lesson_variants import (cell, exercise, grade_notebooks, solution, solution_namespace,
-                             with_cell_source)
+from lesson_variants import (ROOT, cell, exercise, grade_notebooks, grade_variants, solution,
+                             solution_namespace)
+from tfclinic.project import solution_notebook
 from tfclinic.validate import validate
 
 LESSON = "shapes"
@@ -92,10 +93,7 @@ def test_solution_earns_full_marks_and_exercise_none(seed, tmp_path):
 
 @pytest.mark.slow
 def test_plausible_wrong_fixes_do_not_earn_full_marks(tmp_path):
-    base = solution(LESSON)
-    variants = {name: with_cell_source(base, grade_id, source)
-                for name, (grade_id, source) in WRONG_FIXES.items()}
-    grades = grade_notebooks(LESSON, variants, tmp_path, seed=7)
+    grades = grade_variants(LESSON, WRONG_FIXES, tmp_path, seed=7)
     for name, row in grades.items():
         assert row.status == "graded", name
         assert row.score < FULL_MARKS, f"wrong fix {name!r} earned full marks"
@@ -103,10 +101,7 @@ def test_plausible_wrong_fixes_do_not_earn_full_marks(tmp_path):
 
 @pytest.mark.slow
 def test_other_correct_fixes_earn_full_marks(tmp_path):
-    base = solution(LESSON)
-    variants = {name: with_cell_source(base, grade_id, source)
-                for name, (grade_id, source) in OTHER_CORRECT_FIXES.items()}
-    grades = grade_notebooks(LESSON, variants, tmp_path, seed=8)
+    grades = grade_variants(LESSON, OTHER_CORRECT_FIXES, tmp_path, seed=8)
     for name, row in grades.items():
         assert (row.status, row.score) == ("graded", FULL_MARKS), f"correct fix {name!r}: {row}"
 
@@ -143,7 +138,7 @@ def test_training_threshold_has_margin_on_every_seed():
 @pytest.mark.slow
 def test_solution_runs_in_under_20_seconds():
     start = time.perf_counter()
-    results, stopped = validate(solution_notebook_path())
+    results, stopped = validate(solution_notebook(ROOT, LESSON))
     seconds = time.perf_counter() - start
     assert stopped is None and all(r.passed for r in results)
     assert seconds < 20, f"the solution took {seconds:.1f} s"
@@ -156,10 +151,3 @@ def test_every_test_cell_says_what_earns_its_points():
     assert grade_ids and all(g.startswith(f"{LESSON}-") for g in grade_ids)
     assert sum(cell(notebook, g).metadata["nbgrader"]["points"] for g in grade_ids) == FULL_MARKS
 
-
-def solution_notebook_path():
-    from tfclinic.project import solution_notebook
-
-    from lesson_variants import ROOT
-
-    return solution_notebook(ROOT, LESSON)
