@@ -5,9 +5,10 @@ tfclinic runs nbgrader in a scratch course directory that it builds for each com
 adds where the course and its gradebook live. You can also use this file with plain nbgrader.
 """
 
-from nbgrader.converters import GenerateAssignment
+from nbgrader.converters import GenerateAssignment, GenerateFeedback
 from nbgrader.preprocessors import ClearSolutions
 
+from tfclinic.feedback import feedback_preprocessors
 from tfclinic.nbgrader_course import CELL_TIMEOUT_SECONDS, STDERR_IGNORE_PATTERN
 from tfclinic.release import ClearSolutionsToBroken
 
@@ -31,3 +32,7 @@ c.GenerateAssignment.preprocessors = [
     ClearSolutionsToBroken if step is ClearSolutions else step
     for step in GenerateAssignment.preprocessors.default()
 ]
+
+# Feedback goes to students: hidden tests (code and traceback lines) are removed, and HTML or
+# JavaScript produced by the student's notebook is sanitised so it cannot run in a browser.
+c.GenerateFeedback.preprocessors = feedback_preprocessors(GenerateFeedback.preprocessors.default())

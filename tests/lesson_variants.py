@@ -26,6 +26,11 @@ def exercise(lesson):
     return nbformat.read(exercise_notebook(ROOT, lesson), as_version=4)
 
 
+def solution_notebook_text(lesson):
+    """The raw text of the lesson's solution notebook."""
+    return solution_notebook(ROOT, lesson).read_text()
+
+
 def cell(notebook, grade_id):
     """The cell whose nbgrader ``grade_id`` is ``grade_id``."""
     for candidate in notebook.cells:

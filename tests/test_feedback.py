@@ -1,0 +1,54 @@
+"""Feedback handed to students hides the hidden tests and neutralises student HTML/JS."""
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+
+from lesson_variants import exercise, grade_notebooks, solution, solution_notebook_text
+
+ATTACKS = {
+    "markdown": "Done!\n\n<script>alert('markdown')</script>\n<img src=x onerror=\"alert('img')\">",
+    "code": ("from IPython.display import HTML, Javascript, display\n"
+             "display(HTML(\"<script>alert('html')</script><b onmouseover=\\\"alert('hover')\\\">hi</b>\"))\n"
+             "display(Javascript(\"alert('js')\"))"),
+}
+
+
+def hostile(notebook):
+    notebook.cells.append(nbformat.v4.new_markdown_cell(ATTACKS["markdown"]))
+    notebook.cells.append(nbformat.v4.new_code_cell(ATTACKS["code"]))
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def feedback(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("feedback")
+    grades = grade_notebooks("shapes", {"ada": hostile(solution("shapes")), "bob": exercise("shapes")}, tmp)
+    assert grades["ada"].score == grades["ada"].max_score
+    folder = tmp / "graded-None" / "feedback"
+    return {student: (folder / student / "shapes.html").read_text() for student in ("ada", "bob")}
+
+
+@pytest.mark.slow
+def test_feedback_hides_hidden_tests(feedback):
+    hidden = [line.strip() for line in solution_notebook_text("shapes").split("### BEGIN HIDDEN TESTS")[1:]]
+    probes = ["_table, _ = sensor_table(n_samples=37", "SEED + 404", "HIDDEN TESTS"]
+    assert hidden, "the lesson has no hidden tests to hide"
+    for student, page in feedback.items():
+        for probe in probes:
+            assert probe not in page, (student, probe)
+
+
+@pytest.mark.slow
+def test_feedback_keeps_the_test_authors_messages(feedback):
+    assert "AssertionError: expected (samples, features) = (256, 8), got (8, 256)" in feedback["bob"]
+
+
+@pytest.mark.slow
+def test_feedback_runs_no_student_script(feedback):
+    page = BeautifulSoup(feedback["ada"], "html.parser")
+    for script in page.find_all("script"):
+        assert "alert(" not in script.get_text(), script
+    for tag in page.find_all(True):
+        for name, value in tag.attrs.items():
+            assert not (name.lower().startswith("on") and "alert" in str(value)), tag
