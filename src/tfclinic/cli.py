@@ -9,6 +9,7 @@ import sys
 import time
 
 from .errors import TfclinicError
+from .nbgrader_course import SUBMISSION_TIMEOUT_SECONDS
 
 
 def _book(args):
@@ -56,7 +57,7 @@ def _grade(args):
         print(f"tfclinic: {line}", file=sys.stderr, flush=True)
 
     rows = grade(project_root(), args.submissions, args.out, lesson=args.lesson, seed=args.seed,
-                 report=lambda line: print(line, flush=True), warn=warn)
+                 timeout=args.timeout, report=lambda line: print(line, flush=True), warn=warn)
     graded = sum(row.status == GRADED for row in rows)
     print(f"\n{graded} of {len(rows)} submissions graded; grades in {args.out}/grades.csv, "
           f"feedback in {args.out}/feedback/")
@@ -97,6 +98,9 @@ def parser():
     grade.add_argument("--lesson", default=None, help="grade only this lesson")
     grade.add_argument("--seed", type=int, default=None,
                        help="seed of the fresh data hidden tests draw (default: the lesson's)")
+    grade.add_argument("--timeout", type=float, default=SUBMISSION_TIMEOUT_SECONDS, metavar="SECONDS",
+                       help="stop a submission that takes longer and score it zero "
+                       f"(default: {SUBMISSION_TIMEOUT_SECONDS})")
     grade.set_defaults(run=_grade)
     return top
 

@@ -18,12 +18,13 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .errors import TfclinicError
-from .nbgrader_course import NbgraderCourse, last_error_line
+from .nbgrader_course import SUBMISSION_TIMEOUT_SECONDS, NbgraderCourse, last_error_line
 from .project import check_lesson, lessons as course_lessons
 from .validate import read_notebook
 
 MARKER = ".tfclinic-grading"
-GRADED, CORRUPT, MISSING, FAILED = "graded", "corrupt notebook", "missing notebook", "not graded"
+GRADED, CORRUPT, MISSING, FAILED, TIMEOUT, CRASHED = (
+    "graded", "corrupt notebook", "missing notebook", "not graded", "timeout", "crashed")
 
 
 @dataclass
@@ -96,7 +97,8 @@ def _score(course, student, lesson):
         return submission.score, submission.max_score
 
 
-def grade(project, submissions, out, lesson=None, seed=None, report=print, warn=print):
+def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_TIMEOUT_SECONDS,
+          report=print, warn=print):
     """Autograde every submission under ``submissions`` into the fresh folder ``out``.
 
     Args:
@@ -105,6 +107,7 @@ def grade(project, submissions, out, lesson=None, seed=None, report=print, warn=
         out: the output folder (see the module docstring).
         lesson: grade only this lesson.
         seed: the ``TFCLINIC_SEED`` the hidden tests draw fresh data with.
+        timeout: seconds one submission may take before it is stopped and scored zero.
         report: called with one progress line per submission.
         warn: called with one line per submission or folder that could not be graded.
 
@@ -140,7 +143,7 @@ def grade(project, submissions, out, lesson=None, seed=None, report=print, warn=
     grades = []
     for index, (student, name, notebook) in enumerate(found, start=1):
         start = time.perf_counter()
-        row = _grade_one(course, student, name, notebook, max_scores[name], seed)
+        row = _grade_one(course, student, name, notebook, max_scores[name], seed, timeout)
         grades.append(row)
         seconds = time.perf_counter() - start
         if row.status != GRADED:
@@ -153,7 +156,7 @@ def grade(project, submissions, out, lesson=None, seed=None, report=print, warn=
     return grades
 
 
-def _grade_one(course, student, lesson, notebook, max_score, seed):
+def _grade_one(course, student, lesson, notebook, max_score, seed, timeout):
     if not notebook.is_file():
         return Grade(student, lesson, 0, max_score, MISSING, f"no {lesson}.ipynb in {notebook.parent}")
     try:
@@ -161,9 +164,19 @@ def _grade_one(course, student, lesson, notebook, max_score, seed):
     except TfclinicError as error:
         return Grade(student, lesson, 0, max_score, CORRUPT, str(error).split(": ", 1)[-1])
     course.add_submission(student, lesson, notebook)
-    done = course.run("autograde", lesson, f"--student={student}", "--force", seed=seed)
+    done = course.run("autograde", lesson, f"--student={student}", "--force", seed=seed,
+                      timeout=timeout)
+    if done.timed_out:
+        return Grade(student, lesson, 0, max_score, TIMEOUT,
+                     f"grading was stopped after {timeout:g} s; does a cell loop forever?")
     if done.returncode != 0:
-        return Grade(student, lesson, 0, max_score, FAILED, last_error_line(done))
+        reason = last_error_line(done)
+        if "CellTimeoutError" in reason:
+            return Grade(student, lesson, 0, max_score, TIMEOUT, reason.split(": ", 1)[-1])
+        if "DeadKernelError" in reason:
+            return Grade(student, lesson, 0, max_score, CRASHED,
+                         "the kernel died (a crash, os._exit or running out of memory)")
+        return Grade(student, lesson, 0, max_score, FAILED, reason)
     score, max_score = _score(course, student, lesson)
     return Grade(student, lesson, score, max_score, GRADED)
 

@@ -8,16 +8,20 @@ child process: a crash there is reported, it never takes the caller down.
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from .errors import TfclinicError
+from .processes import run_contained
 from .runtime import quiet_environment
 
 # The per-cell time limit for graded runs. nbgrader's own default is 30 s too; we state it so
 # that nobody has to guess, and lessons are written to stay far inside it.
 CELL_TIMEOUT_SECONDS = 30
+
+# The limit for one whole submission, kernel start included. A cell that ignores the
+# interrupt sent at the cell limit would otherwise hold the batch up for ever.
+SUBMISSION_TIMEOUT_SECONDS = 300
 
 # stderr lines that are noise, not failure: Python warnings and TensorFlow/absl log lines.
 # nbgrader scores any other stderr output in a test cell as a failed test.
@@ -67,8 +71,13 @@ class NbgraderCourse:
     def run(self, *args, seed=None, timeout=None):
         """Run ``nbgrader ARGS`` in the course directory.
 
+        Args:
+            args: nbgrader's command line, after ``nbgrader``.
+            seed: ``TFCLINIC_SEED`` for the notebooks it executes.
+            timeout: seconds before nbgrader and everything it started are killed.
+
         Returns:
-            The ``subprocess.CompletedProcess`` with text ``stdout`` and ``stderr``.
+            A ``tfclinic.processes.Finished`` record.
 
         Raises:
             TfclinicError: when nbgrader could not load the course configuration. nbgrader
@@ -80,8 +89,8 @@ class NbgraderCourse:
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         if seed is not None:
             env["TFCLINIC_SEED"] = str(seed)
-        done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=self.root, env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        done = run_contained([sys.executable, "-m", "nbgrader", *args], cwd=self.root, env=env,
+                             timeout=timeout)
         if "Exception while loading config file" in done.stderr:
             detail = [line.strip() for line in done.stderr.splitlines() if line.strip()]
             raise TfclinicError("nbgrader could not load autograder/nbgrader_config.py: "

@@ -1,0 +1,79 @@
+"""Run a child process with a wall-time limit and leave nothing of it behind.
+
+Student code runs in a Jupyter kernel, started by nbgrader in a session of its own, and may
+start processes of its own, even daemons that detach from their parents. On Linux the
+grading process becomes a *child subreaper*: every orphan below it is re-parented to it
+instead of to init, so after each run all new descendants can be found and killed.
+"""
+
+import ctypes
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+
+import psutil
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass
+class Finished:
+    """What a contained run left: its exit status, its output, and whether it ran out of time."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+
+def become_subreaper():
+    """Adopt orphaned descendants (Linux only). Returns whether it worked."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def _descendants():
+    return {p.pid: p for p in psutil.Process().children(recursive=True)}
+
+
+def kill_new_descendants(before):
+    """Kill every descendant of this process whose pid is not in ``before``; return their number."""
+    victims = [p for pid, p in _descendants().items() if pid not in before]
+    for process in victims:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(victims, timeout=5)
+    return len(victims)
+
+
+def run_contained(command, cwd, env, timeout=None):
+    """Run ``command``; kill it (and all it started) after ``timeout`` seconds.
+
+    Output goes through temporary files, not pipes: a process the command leaves behind
+    could hold a pipe open and make the caller wait for it. Whatever the outcome, processes
+    the command started that are still alive afterwards are killed.
+
+    Returns:
+        A ``Finished`` record.
+    """
+    become_subreaper()
+    before = set(_descendants())
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=out, stderr=err, text=True, start_new_session=True)
+        timed_out = False
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            kill_new_descendants(before)
+            process.wait()
+        out.seek(0)
+        err.seek(0)
+        return Finished(process.returncode, out.read(), err.read(), timed_out)
