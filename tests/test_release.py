@@ -21,6 +21,24 @@ def test_broken_code_replaces_the_solution_keeping_indentation():
     assert release_source(SOURCE) == "def f(x):\n    return x\n"
 
 
+def test_several_regions_in_one_cell():
+    source = SOURCE + "\n" + SOURCE.replace("f(x)", "g(x)").replace("x + 1", "x * 2").replace("# return x", "# return 0")
+    assert release_source(source) == "def f(x):\n    return x\n\ndef g(x):\n    return 0\n"
+
+
+def test_a_region_without_broken_code_keeps_its_stub():
+    from nbformat.v4 import new_code_cell
+
+    from tfclinic.release import ClearSolutionsToBroken
+
+    source = SOURCE + "### BEGIN SOLUTION\nsecret = 42\n### END SOLUTION\n"
+    cell = new_code_cell(source)
+    cell.metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "x", "schema_version": 3}
+    cell, _ = ClearSolutionsToBroken().preprocess_cell(cell, {"language": "python"}, 0)
+    assert "secret" not in cell.source and "return x\n" in cell.source
+    assert "raise NotImplementedError()" in cell.source
+
+
 def test_cell_without_broken_region_is_left_to_nbgrader():
     assert release_source("### BEGIN SOLUTION\nx = 1\n### END SOLUTION") is None
 

@@ -42,35 +42,59 @@ def _uncomment(line):
     return line
 
 
-def _find(lines, marker):
-    return next((i for i, line in enumerate(lines) if marker in line), None)
-
-
 def release_source(source, begin_solution="BEGIN SOLUTION", end_solution="END SOLUTION"):
-    """Replace the solution region of ``source`` by its uncommented broken region.
+    """Replace every solution region that a broken region follows by the uncommented broken code.
 
-    Delimiters are found the way nbgrader finds them: anywhere in a line.
+    Delimiters are found the way nbgrader finds them: anywhere in a line. Solution regions
+    without a broken region are kept, for nbgrader's stub.
 
     Returns:
         The new source, or ``None`` when the cell has no broken region.
 
     Raises:
-        RuntimeError: when the broken region is unclosed or does not follow a solution region.
+        RuntimeError: when a broken region is unclosed or does not directly follow a closed
+            solution region.
     """
     lines = source.split("\n")
-    broken_first, broken_last = _find(lines, BEGIN_BROKEN), _find(lines, END_BROKEN)
-    if broken_first is None:
+    if not any(BEGIN_BROKEN in line for line in lines):
         return None
-    first, last = _find(lines, begin_solution), _find(lines, end_solution)
-    if None in (broken_last, first, last) or not first < last < broken_first < broken_last:
-        raise RuntimeError(f"a {BEGIN_BROKEN} ... {END_BROKEN} region must follow a closed "
-                           "solution region in the same cell")
-    broken = [_uncomment(line) for line in lines[broken_first + 1: broken_last]]
-    return "\n".join(lines[:first] + lines[last + 1: broken_first] + broken + lines[broken_last + 1:])
+    kept, index, pending = [], 0, None  # pending: the last solution region, not yet emitted
+    while index < len(lines):
+        line = lines[index]
+        if begin_solution in line:
+            end = _find(lines, end_solution, index + 1)
+            if end is None:
+                raise RuntimeError("a solution region is not closed")
+            if pending:
+                kept.extend(pending)
+            pending, index = lines[index: end + 1], end + 1
+            continue
+        if BEGIN_BROKEN in line:
+            end = _find(lines, END_BROKEN, index + 1)
+            if pending is None or end is None:
+                raise RuntimeError(f"a {BEGIN_BROKEN} ... {END_BROKEN} region must directly "
+                                   "follow a closed solution region in the same cell")
+            kept.extend(_uncomment(broken) for broken in lines[index + 1: end])
+            pending, index = None, end + 1
+            continue
+        if pending:
+            kept.extend(pending)
+            pending = None
+        kept.append(line)
+        index += 1
+    kept.extend(pending or [])
+    return "\n".join(kept)
+
+
+def _find(lines, marker, start):
+    return next((i for i in range(start, len(lines)) if marker in lines[i]), None)
 
 
 class ClearSolutionsToBroken(ClearSolutions):
-    """nbgrader's ClearSolutions, but a solution becomes the broken code when there is one."""
+    """nbgrader's ClearSolutions, but a solution becomes the broken code when there is one.
+
+    Solution regions with no broken region after them still get nbgrader's stub.
+    """
 
     def _replace_solution_region(self, cell, language):
         released = release_source(cell.source, self.begin_solution_delimeter,
@@ -78,6 +102,7 @@ class ClearSolutionsToBroken(ClearSolutions):
         if released is None:
             return super()._replace_solution_region(cell, language)
         cell.source = released
+        super()._replace_solution_region(cell, language)  # any region left without broken code
         return True
 
 

@@ -35,3 +35,172 @@ def train_custom_loop(model, x, y, loss_fn, steps=150, learning_rate=0.05):
         return loss
 
     return np.array([float(step()) for _ in range(steps)])
+
+
+def fit_with_train_step(train_step, features, labels, steps=60, learning_rate=0.02, hidden=16):
+    """Train a small binary classifier by calling a hand-written ``train_step`` repeatedly.
+
+    The model is ``Dense(hidden, relu)`` then ``Dense(1)`` (one logit per sample), built
+    after ``keras.utils.set_random_seed`` has been called by the caller, if at all. The step
+    runs eagerly, so a step written with NumPy calls works as well as a TensorFlow one.
+
+    Args:
+        train_step: ``train_step(model, optimizer, features, labels)`` returning
+            ``(loss, accuracy)`` of the batch before the update.
+        features: float features, shape (N, F).
+        labels: labels as ``train_step`` expects them.
+        steps: number of full-batch steps.
+        learning_rate: Adam's learning rate.
+        hidden: units of the hidden layer.
+
+    Returns:
+        ``(model, losses, accuracies)``: the trained model, and the losses and accuracies
+        ``train_step`` reported, as NumPy arrays of length ``steps``.
+    """
+    import keras
+
+    model = keras.Sequential([
+        keras.Input(shape=(int(features.shape[1]),)),
+        keras.layers.Dense(hidden, activation="relu"),
+        keras.layers.Dense(1),
+    ])
+    optimizer = keras.optimizers.Adam(learning_rate)
+    losses, accuracies = [], []
+    for _ in range(steps):
+        loss, accuracy = train_step(model, optimizer, features, labels)
+        losses.append(float(loss))
+        accuracies.append(float(accuracy))
+    return model, np.array(losses), np.array(accuracies)
+
+
+# Losses that read the model's output as probabilities, or as logits with from_logits=True.
+_CROSSENTROPIES = {
+    "binary": "binary_crossentropy",
+    "sparse": "sparse_categorical_crossentropy",
+    "categorical": "categorical_crossentropy",
+}
+_REGRESSION_LOSSES = {"mean_squared_error", "mean_absolute_error", "huber", "log_cosh",
+                      "mean_squared_logarithmic_error"}
+_PROBABILITY_ACTIVATIONS = {"binary": "sigmoid", "sparse": "softmax", "categorical": "softmax"}
+
+
+def output_and_loss(model):
+    """Name what a compiled model's output layer produces and what its loss expects.
+
+    Args:
+        model: a compiled Keras model with one output.
+
+    Returns:
+        A dict: ``units`` (size of the output's last axis), ``activation`` (the last
+        activation applied to the output, ``"linear"`` for none), ``loss`` (the name of the
+        loss function, e.g. ``"binary_crossentropy"`` for ``"bce"`` or
+        ``keras.losses.BinaryCrossentropy()``) and ``from_logits`` (bool).
+
+    Example:
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        >>> model.compile(loss=keras.losses.BinaryCrossentropy(from_logits=True))
+        >>> output_and_loss(model)["activation"], output_and_loss(model)["from_logits"]
+        ('linear', True)
+    """
+    import functools
+
+    import keras
+
+    history = getattr(model.outputs[0], "_keras_history", None)
+    last = history.operation if history is not None else model.layers[-1]
+    activation = getattr(last, "activation", None)
+    if activation is not None:
+        activation_name = getattr(activation, "__name__", type(activation).__name__)
+    else:  # a Softmax or ReLU layer, or an op such as keras.ops.sigmoid
+        activation_name = type(last).__name__.lower()
+
+    loss, keywords = model.loss, {}
+    if isinstance(loss, str):
+        loss = keras.losses.get(loss)
+    if isinstance(loss, functools.partial):
+        loss, keywords = loss.func, dict(loss.keywords)
+    if hasattr(loss, "fn"):  # a LossFunctionWrapper such as keras.losses.BinaryCrossentropy()
+        loss, keywords = loss.fn, dict(getattr(loss, "_fn_kwargs", {}))
+    loss_name = getattr(loss, "__name__", type(loss).__name__)
+    return {"units": model.output_shape[-1], "activation": activation_name,
+            "loss": loss_name, "from_logits": bool(keywords.get("from_logits", False))}
+
+
+def pairing_problems(model, task):
+    """List what does not fit together in a compiled model's output layer and loss.
+
+    Args:
+        model: a compiled Keras model.
+        task: ``"binary"`` (0/1 labels, one output unit), ``"sparse"`` (integer labels,
+            one unit per class), ``"categorical"`` (one-hot labels, one unit per class) or
+            ``"regression"`` (real-valued targets, one unit).
+
+    Returns:
+        A list of sentences, empty when output, loss and labels agree. A classifier agrees
+        when it outputs probabilities (sigmoid or softmax) into a cross-entropy with
+        ``from_logits=False``, or logits (no activation) into one with ``from_logits=True``.
+
+    Raises:
+        ValueError: for an unknown ``task``.
+    """
+    if task not in (*_CROSSENTROPIES, "regression"):
+        raise ValueError(f"task must be 'binary', 'sparse', 'categorical' or 'regression', "
+                         f"received {task!r}.")
+    found = output_and_loss(model)
+    units, activation, loss = found["units"], found["activation"], found["loss"]
+    problems = []
+    if task == "regression":
+        if units != 1:
+            problems.append(f"a regression model needs one output unit, this one has {units}")
+        if activation != "linear":
+            problems.append(f"the output goes through {activation!r}, which bounds what the "
+                            "model can predict; a regression output needs no activation")
+        if loss not in _REGRESSION_LOSSES:
+            problems.append(f"{loss!r} is not a regression loss; use mean squared error")
+        return problems
+
+    wanted = _CROSSENTROPIES[task]
+    if task == "binary" and units != 1:
+        problems.append(f"a binary classifier here has one output unit, this one has {units}")
+    if task != "binary" and units < 2:
+        problems.append(f"{task} labels need one output unit per class, this model has {units}")
+    if loss != wanted:
+        problems.append(f"{task} labels need {wanted!r}, the model is compiled with {loss!r}")
+    probability = _PROBABILITY_ACTIVATIONS[task]
+    if activation == probability and found["from_logits"]:
+        problems.append(f"the output is a {probability} probability, but the loss was told "
+                        "from_logits=True")
+    elif activation == "linear" and not found["from_logits"]:
+        problems.append("the output is a logit (no activation), but the loss expects "
+                        "probabilities: add from_logits=True, or a "
+                        f"{probability} output")
+    elif activation not in (probability, "linear"):
+        problems.append(f"the output goes through {activation!r}; a {task} classifier needs "
+                        f"{probability!r}, or no activation with from_logits=True")
+    return problems
+
+
+def learning_rate_sweep(build_model, x, y, learning_rates, epochs=5, batch_size=32):
+    """Train one fresh model per learning rate and keep each run's loss curve.
+
+    Runs that blow up are stopped by ``keras.callbacks.TerminateOnNaN``, so their curve is
+    short and ends in ``nan`` or ``inf``.
+
+    Args:
+        build_model: ``build_model(learning_rate)`` returning a compiled model.
+        x, y: the training data.
+        learning_rates: the rates to try.
+        epochs, batch_size: passed to ``fit``.
+
+    Returns:
+        ``{learning_rate: per-epoch losses as a NumPy array}``, in the order given.
+    """
+    import keras
+
+    curves = {}
+    for rate in learning_rates:
+        model = build_model(rate)
+        history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0,
+                            callbacks=[keras.callbacks.TerminateOnNaN()])
+        curves[rate] = np.array(history.history["loss"])
+    return curves
