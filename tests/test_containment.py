@@ -6,7 +6,7 @@ import nbformat
 import psutil
 import pytest
 
-from lesson_variants import grade_notebooks, solution
+from lesson_variants import solution
 
 MARKER = "tfclinic-linger-marker"
 ATTACKS = {

@@ -1,0 +1,33 @@
+"""What holds for every lesson: its solution runs top to bottom, fast, and passes its tests."""
+
+import resource
+import time
+
+import pytest
+
+from lesson_variants import ROOT
+from tfclinic.project import lessons, solution_notebook
+from tfclinic.validate import validate
+
+CPU_SECONDS_LIMIT = 20
+
+
+def _children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", lessons(ROOT))
+def test_solution_runs_in_under_20_seconds(lesson):
+    """Measured as the kernel's CPU time, which other work on the machine does not inflate.
+
+    On an idle 2-core machine the wall time stays close to the CPU time or below it
+    (TensorFlow computes on both cores), so the limit carries over to what a student waits.
+    """
+    cpu_before, start = _children_cpu_seconds(), time.perf_counter()
+    results, stopped = validate(solution_notebook(ROOT, lesson))
+    wall, cpu = time.perf_counter() - start, _children_cpu_seconds() - cpu_before
+    print(f"{lesson}: {wall:.1f} s wall, {cpu:.1f} s CPU")
+    assert stopped is None and all(r.passed for r in results), [r for r in results if not r.passed]
+    assert 0 < cpu < CPU_SECONDS_LIMIT, f"{lesson}: the solution used {cpu:.1f} s of CPU"

@@ -1,0 +1,224 @@
+"""The scaling lesson: its grader, tested both ways, and the margin of its threshold."""
+
+import numpy as np
+import pytest
+
+from lesson_variants import (cell, exercise, grade_notebooks, solution, solution_namespace,
+                             with_cell_source)
+
+LESSON = "scaling"
+SEEDS = [0, 1, 2, 3, 4]
+FULL_MARKS = 10
+PIPELINE = "scaling-make-pipeline"
+
+# Plausible wrong fixes, each with the score it must get (the cells it passes show which
+# test catches which mistake: learns 4, train-only 3, same-transform 3).
+WRONG_FIXES = {
+    # one mean and one std for the whole matrix: the columns still differ by 1e6
+    "scalar-statistics": (0, '''
+def make_pipeline(x_train):
+    mean, std = x_train.mean(), x_train.std()
+    return (lambda features: (features - mean) / std), build_model(x_train.shape[1])
+'''),
+    # the same mistake with the Keras layer
+    "normalization-axis-none": (0, '''
+def make_pipeline(x_train):
+    normalizer = keras.layers.Normalization(axis=None)
+    normalizer.adapt(x_train)
+    return unchanged, build_model(x_train.shape[1], preprocessing=[normalizer])
+'''),
+    # an unadapted Normalization layer silently passes its inputs through
+    "forgot-adapt": (0, '''
+def make_pipeline(x_train):
+    return unchanged, build_model(x_train.shape[1], preprocessing=[keras.layers.Normalization()])
+'''),
+    # the units of this notebook's table, typed in: no leak, but nothing learned from data
+    "hard-coded-units": (3, '''
+def make_pipeline(x_train):
+    units = np.array([0.01, 1.0, 100.0, 10000.0], dtype="float32")
+    return (lambda features: features / units - 5.0), build_model(x_train.shape[1])
+'''),
+    # statistics of every split: leaks validation and test data into training
+    "fit-on-all-data": (0, '''
+def make_pipeline(x_train):
+    normalizer = keras.layers.Normalization()
+    normalizer.adapt(np.concatenate([x_train, x_val, x_test]))
+    return unchanged, build_model(x_train.shape[1], preprocessing=[normalizer])
+'''),
+    # every split (and every request) scaled by its own statistics: learns, then fails serving
+    "each-split-own-statistics": (7, '''
+def make_pipeline(x_train):
+    def prepare(features):
+        return (features - features.mean(axis=0)) / features.std(axis=0)
+    return prepare, build_model(x_train.shape[1])
+'''),
+    # scales the training array in place and nothing else: validation stays raw
+    "scaled-train-in-place": (0, '''
+def make_pipeline(x_train):
+    x_train -= x_train.mean(axis=0)
+    x_train /= x_train.std(axis=0)
+    return unchanged, build_model(x_train.shape[1])
+'''),
+    # normalizes each row across its columns, not each column
+    "layer-normalization": (0, '''
+def make_pipeline(x_train):
+    return unchanged, build_model(x_train.shape[1], preprocessing=[keras.layers.LayerNormalization()])
+'''),
+    # learns in training, but its moving statistics still lag after the fixed budget
+    "batch-normalization": (0, '''
+def make_pipeline(x_train):
+    return unchanged, build_model(x_train.shape[1], preprocessing=[keras.layers.BatchNormalization()])
+'''),
+}
+
+# Other correct repairs, written the way students write them; all must earn full marks.
+OTHER_CORRECT_FIXES = {
+    "z-score-outside": '''
+def make_pipeline(x_train):
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+
+    def prepare(features):
+        return (features - mean) / std
+
+    return prepare, build_model(x_train.shape[1])
+''',
+    "min-max-outside": '''
+def make_pipeline(x_train):
+    low, high = x_train.min(axis=0), x_train.max(axis=0)
+    return (lambda features: (features - low) / (high - low)), build_model(x_train.shape[1])
+''',
+    "normalization-with-statistics": '''
+def make_pipeline(x_train):
+    normalizer = keras.layers.Normalization(mean=x_train.mean(axis=0), variance=x_train.var(axis=0))
+    return unchanged, build_model(x_train.shape[1], preprocessing=[normalizer])
+''',
+    "min-max-rescaling-layer": '''
+def make_pipeline(x_train):
+    low, high = x_train.min(axis=0), x_train.max(axis=0)
+    rescale = keras.layers.Rescaling(scale=1.0 / (high - low), offset=-low / (high - low))
+    return unchanged, build_model(x_train.shape[1], preprocessing=[rescale])
+''',
+    "median-and-iqr-in-float64": '''
+def make_pipeline(x_train):
+    data = np.asarray(x_train, dtype=np.float64)
+    median = np.median(data, axis=0)
+    q1, q3 = np.percentile(data, [25, 75], axis=0)
+    return (lambda f: (np.asarray(f, np.float64) - median) / (q3 - q1)), build_model(data.shape[1])
+''',
+    "adapt-on-a-dataset": '''
+import tensorflow as tf
+
+def make_pipeline(x_train):
+    normalizer = keras.layers.Normalization()
+    normalizer.adapt(tf.data.Dataset.from_tensor_slices(x_train).batch(128))
+    return unchanged, build_model(x_train.shape[1], preprocessing=[normalizer])
+''',
+}
+
+# The fresh table of the hidden part of scaling-learns-test, to measure its margin here.
+HIDDEN_TABLE = dict(n_samples=900, scales=(1e3, 0.02, 5.0, 3e4, 0.5),
+                    offsets=(2e3, 0.01, 40.0, 1e5, -3.0))
+HIDDEN_TABLE_SOURCE = ("scales=(1e3, 0.02, 5.0, 3e4, 0.5),\n"
+                       "                                offsets=(2e3, 0.01, 40.0, 1e5, -3.0)")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEEDS)
+def test_solution_earns_full_marks_and_exercise_none(seed, tmp_path):
+    grades = grade_notebooks(LESSON, {"solution": solution(LESSON), "exercise": exercise(LESSON)},
+                             tmp_path, seed=seed)
+    assert grades["solution"].status == "graded"
+    assert grades["solution"].score == grades["solution"].max_score == FULL_MARKS
+    assert grades["exercise"].status == "graded"
+    assert grades["exercise"].score == 0
+
+
+@pytest.mark.slow
+def test_plausible_wrong_fixes_earn_only_what_they_get_right(tmp_path):
+    base = solution(LESSON)
+    variants = {name: with_cell_source(base, PIPELINE, source)
+                for name, (_, source) in WRONG_FIXES.items()}
+    grades = grade_notebooks(LESSON, variants, tmp_path, seed=7)
+    for name, row in grades.items():
+        assert row.status == "graded", name
+        assert row.score < FULL_MARKS, f"wrong fix {name!r} earned full marks"
+        assert row.score == WRONG_FIXES[name][0], f"wrong fix {name!r}: {row.score} points"
+
+
+@pytest.mark.slow
+def test_other_correct_fixes_earn_full_marks(tmp_path):
+    base = solution(LESSON)
+    variants = {name: with_cell_source(base, PIPELINE, source)
+                for name, source in OTHER_CORRECT_FIXES.items()}
+    grades = grade_notebooks(LESSON, variants, tmp_path, seed=8)
+    for name, row in grades.items():
+        assert (row.status, row.score) == ("graded", FULL_MARKS), f"correct fix {name!r}: {row}"
+
+
+@pytest.mark.slow  # trains 20 small models
+def test_threshold_has_margin_on_every_seed():
+    """The scaled solution ends far below the threshold, the unscaled pipeline far above it,
+    on the notebook's table and on the hidden test's fresh one."""
+    from tfclinic.data import mixed_scale_regression
+
+    for seed in SEEDS:
+        ns = solution_namespace(LESSON, seed)
+        threshold, train, loss = ns["THRESHOLD"], ns["train"], ns["relative_loss"]
+        fresh_x, fresh_y = mixed_scale_regression(**HIDDEN_TABLE, seed=seed + 101)
+        tables = {"notebook": (ns["x_train"], ns["y_train"], ns["x_val"], ns["y_val"]),
+                  "hidden": (fresh_x[:600], fresh_y[:600], fresh_x[600:], fresh_y[600:])}
+        for table, (x_train, y_train, x_val, y_val) in tables.items():
+            losses = {}
+            for name in ("solution", "unscaled"):
+                ns["keras"].utils.set_random_seed(seed)
+                if name == "solution":
+                    prepare, model = ns["make_pipeline"](x_train)
+                else:
+                    prepare, model = ns["unchanged"], ns["build_model"](x_train.shape[1])
+                train(prepare, model, x_train, y_train)
+                losses[name] = loss(prepare, model, x_val, y_val)
+            print(f"seed {seed}, {table} table: {losses}")
+            assert losses["solution"] < threshold / 5, f"seed {seed}, {table}: {losses}"
+            assert losses["unscaled"] > 10 * threshold, f"seed {seed}, {table}: {losses}"
+
+
+def test_margin_test_uses_the_hidden_tests_table():
+    assert HIDDEN_TABLE_SOURCE in cell(solution(LESSON), "scaling-learns-test").source
+
+
+def test_mixed_scale_regression_draws_what_it_promises():
+    from tfclinic.data import mixed_scale_regression
+
+    x, y = mixed_scale_regression(n_samples=4000, scales=(0.01, 100.0), offsets=(1.0, -50.0),
+                                  noise=0.0, seed=3)
+    assert x.dtype == y.dtype == np.float32 and x.shape == (4000, 2) and y.shape == (4000,)
+    np.testing.assert_allclose(x.std(axis=0), [0.01, 100.0], rtol=0.05)
+    np.testing.assert_allclose(x.mean(axis=0), [1.0, -50.0], atol=5.0)
+    z = (x - np.array([1.0, -50.0])) / np.array([0.01, 100.0])  # the standardized columns
+    np.testing.assert_allclose(y, z[:, 0] - z[:, 1], atol=1e-3)
+
+
+def test_bar_position_images_are_uint8_with_a_bar_at_the_label():
+    from tfclinic.data import bar_position_images
+
+    images, labels = bar_position_images(n_samples=200, size=12, n_classes=10, seed=5)
+    assert images.dtype == np.uint8 and images.shape == (200, 12, 12) and labels.shape == (200,)
+    assert set(labels) <= set(range(10))
+    brightest_column = images.astype(float).mean(axis=1).argmax(axis=1)
+    assert np.mean(brightest_column == labels + 1) > 0.95
+    with pytest.raises(ValueError, match="n_classes"):
+        bar_position_images(n_classes=11, size=12)
+
+
+
+def test_every_test_cell_says_what_earns_its_points():
+    notebook = solution(LESSON)
+    grade_ids = [c.metadata["nbgrader"]["grade_id"] for c in notebook.cells
+                 if c.metadata.get("nbgrader", {}).get("grade")]
+    assert grade_ids and all(g.startswith(f"{LESSON}-") for g in grade_ids)
+    assert sum(cell(notebook, g).metadata["nbgrader"]["points"] for g in grade_ids) == FULL_MARKS
+    for index, code in enumerate(notebook.cells):
+        if code.metadata.get("nbgrader", {}).get("grade"):
+            prose = notebook.cells[index - 1]
+            points = code.metadata["nbgrader"]["points"]
+            assert prose.cell_type == "markdown" and f"({points} points)" in prose.source
