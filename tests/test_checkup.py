@@ -366,3 +366,55 @@ def test_callback_reports_nan_and_a_stalled_loss():
     watcher = CheckupCallback(patience=2, stream=None)
     dense(10).fit(x, y, epochs=4, verbose=0, callbacks=[watcher])
     assert watcher.report == []
+
+
+def _gradient_net(layers, activation="relu", init="glorot_uniform", bias="zeros"):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input(shape=(8,))]
+        + [keras.layers.Dense(32, activation=activation, kernel_initializer=init,
+                              bias_initializer=bias) for _ in range(layers)]
+        + [keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    x, y = data.class_blobs(n_samples=256, n_features=8, n_classes=2, seed=0)[:2]
+    return model, ((x - x.mean(0)) / x.std(0)).astype("float32"), y.astype("float32")
+
+
+GRADIENT_CASES = {
+    "dead relus": dict(layers=3, bias=keras.initializers.Constant(-100.0)),
+    "vanishing through 12 sigmoids": dict(layers=12, activation="sigmoid"),
+    "exploding initialisation": dict(layers=4, init=keras.initializers.RandomNormal(stddev=3.0)),
+}
+
+
+@pytest.mark.parametrize("case", GRADIENT_CASES)
+def test_deep_checkup_names_bad_gradients_at_initialisation(case):
+    model, x, y = _gradient_net(**GRADIENT_CASES[case])
+    assert "TRN006" in checkup(model, x, y, deep=True).codes
+
+
+def test_deep_checkup_finds_healthy_gradients_clean():
+    model, x, y = _gradient_net(layers=3)
+    assert checkup(model, x, y, deep=True).codes == []
+
+
+def test_callback_watches_gradient_norms_during_training():
+    from tfclinic.checkup import CheckupCallback
+
+    model, x, y = _gradient_net(**GRADIENT_CASES["vanishing through 12 sigmoids"])
+    watch = CheckupCallback(sample=(x[:32], y[:32]), stream=None)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[watch])
+    assert "TRN007" in watch.report.codes
+    healthy, x, y = _gradient_net(layers=3)
+    watch = CheckupCallback(sample=(x[:32], y[:32]), stream=None)
+    healthy.fit(x, y, epochs=2, verbose=0, callbacks=[watch])
+    assert "TRN007" not in watch.report.codes
+
+
+def test_deep_trial_keeps_the_normalization_the_model_was_adapted_with():
+    """Keras 3.15's clone_model + set_weights leaves a Normalization layer passing raw values."""
+    from tfclinic.checkup.checks_deep import trial
+    from tfclinic.checkup.context import Context
+
+    model, x, y, _ = scales_fixed()
+    assert max(trial(Context(model, x, y, None))["norms"].values()) < 100

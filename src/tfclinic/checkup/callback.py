@@ -5,13 +5,15 @@ import sys
 
 import keras
 
+from .checks_deep import judge_gradient_norms, layer_gradient_norms
 from .findings import BOOK_BASE, ERROR, WARNING, Finding, Report
 
 _LINK = f"{BOOK_BASE}losses.html#a-learning-rate-far-too-high-or-far-too-low"
 
 
 class CheckupCallback(keras.callbacks.Callback):
-    """Report a NaN or exploding loss, or a loss that has stopped moving.
+    """Report a NaN or exploding loss, a loss that has stopped moving, and (given a sample
+    batch) gradient norms that vanish or explode as training goes on.
 
     Findings go to ``self.report`` (a :class:`Report`) and are printed when they occur.
 
@@ -21,14 +23,17 @@ class CheckupCallback(keras.callbacks.Callback):
         explode_factor: an epoch loss this many times the lowest one so far is exploding.
         stop_on_error: stop training at a NaN or infinite loss.
         stream: where to print findings (default: stderr); None prints nothing.
+        sample: optional ``(x, y)`` batch; at the end of each epoch the per-layer gradient
+            norms on it are checked (one extra forward and backward pass).
 
     Example:
         >>> model.fit(x, y, epochs=20, callbacks=[CheckupCallback()])
     """
 
     def __init__(self, patience=3, min_delta=1e-3, explode_factor=10.0, stop_on_error=True,
-                 stream=sys.stderr):
+                 stream=sys.stderr, sample=None):
         super().__init__()
+        self.sample = sample
         self.patience, self.min_delta, self.explode_factor = patience, min_delta, explode_factor
         self.stop_on_error, self.stream = stop_on_error, stream
         self.report, self.losses = Report(), []
@@ -54,6 +59,10 @@ class CheckupCallback(keras.callbacks.Callback):
                 self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.sample is not None:
+            verdict = judge_gradient_norms(layer_gradient_norms(self.model, *self.sample))
+            if verdict:
+                self._add("TRN007", WARNING, f"epoch {epoch}: " + verdict[0], verdict[1])
         loss = (logs or {}).get("loss")
         if loss is None or not math.isfinite(float(loss)):
             return

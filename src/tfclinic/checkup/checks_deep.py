@@ -35,6 +35,9 @@ def trial(ctx):
     try:
         clone = keras.models.clone_model(ctx.model)
         clone.set_weights(ctx.model.get_weights())
+        for layer in clone.layers:  # Keras 3.15: a cloned Normalization layer ignores copied
+            if hasattr(layer, "finalize_state"):  # statistics until they are finalised again
+                layer.finalize_state()
         config = ctx.model.optimizer.get_config()
         if isinstance(config.get("learning_rate"), float):  # a schedule is kept as it is
             config["learning_rate"] = max(config["learning_rate"], TRIAL_LEARNING_RATE)
@@ -43,6 +46,7 @@ def trial(ctx):
         x, y = _rows(ctx.x, FIRST_LOSS_ROWS), _rows(ctx.y, FIRST_LOSS_ROWS)
         first = float(clone.test_on_batch(x, y, return_dict=True)["loss"])
         xb, yb = x[:BATCH], y[:BATCH]
+        norms = layer_gradient_norms(clone, xb, yb)
         losses = []
         for _ in range(STEPS):
             losses.append(float(clone.train_on_batch(xb, yb, return_dict=True)["loss"]))
@@ -51,8 +55,30 @@ def trial(ctx):
     except Exception as error:  # noqa: BLE001 - a model the clone cannot train is reported below
         ctx.__dict__["trial"] = {"error": f"{type(error).__name__}: {str(error).splitlines()[0]}"}
         return ctx.__dict__["trial"]
-    ctx.__dict__["trial"] = {"first": first, "losses": losses}
+    ctx.__dict__["trial"] = {"first": first, "losses": losses, "norms": norms}
     return ctx.__dict__["trial"]
+
+
+def layer_gradient_norms(model, x, y):
+    """The norm of the loss gradient for each layer with trainable weights, on one batch.
+
+    Returns:
+        A dict of layer name to the norm of all its weights' gradients together.
+    """
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(x)
+    with tf.GradientTape() as tape:
+        y_pred = model(x, training=True)
+        loss = model.compute_loss(x=x, y=tf.convert_to_tensor(y), y_pred=y_pred)
+    layers = {layer.name: layer.trainable_weights for layer in model.layers if layer.trainable_weights}
+    gradients = tape.gradient(loss, [w for weights in layers.values() for w in weights])
+    result, index = {}, 0
+    for name, weights in layers.items():
+        parts = [g for g in gradients[index: index + len(weights)] if g is not None]
+        index += len(weights)
+        result[name] = float(tf.sqrt(sum(tf.reduce_sum(tf.square(g)) for g in parts))) if parts else 0.0
+    return result
 
 
 def _label_entropy(ctx):
@@ -116,3 +142,42 @@ def check_finite_loss(ctx):
         where = "before training" if bad == 0 else f"at step {bad}"
         yield (ERROR, f"loss: expected a finite number, it is {values[bad]} {where}",
                "look for NaN or inf in x and y (np.isfinite(x).all()), then lower the learning rate")
+
+
+# Gradient norms at initialisation, per layer: a healthy network has none at exactly zero,
+# none enormous, and no layer many orders of magnitude below the largest.
+EXPLODING_NORM = 1e3
+VANISHING_RATIO = 1e-5
+
+
+def judge_gradient_norms(norms):
+    """Name what is wrong with per-layer gradient norms: ``(message, fix)``, or None if healthy."""
+    largest = max(norms.values(), default=0.0)
+    if largest <= 0 or not math.isfinite(largest):
+        return None
+    dead = [name for name, norm in norms.items() if norm == 0.0]
+    if dead:
+        return (f"gradients: expected every layer to receive some, {', '.join(dead)} received "
+                "exactly zero", "look for dead ReLUs (large negative biases), frozen paths, or "
+                "an output the loss ignores")
+    if largest > EXPLODING_NORM:
+        name = max(norms, key=norms.get)
+        return (f"gradients: expected norms below {EXPLODING_NORM:g}, layer {name} has "
+                f"{largest:.3g}", "scale the inputs, use a smaller initialisation or clip "
+                "gradients (clipnorm=1.0)")
+    name = min(norms, key=norms.get)
+    if norms[name] < VANISHING_RATIO * largest:
+        return (f"gradients: expected every layer within a factor {1 / VANISHING_RATIO:g} of the "
+                f"largest ({largest:.3g}), layer {name} has {norms[name]:.3g}",
+                "use relu-family activations and He initialisation, or add normalization "
+                "layers between deep saturating layers")
+    return None
+
+
+@check("TRN006", "losses", "the-initial-loss-sanity-check", deep=True)
+def check_gradient_norms(ctx):
+    """Per-layer gradient norms at initialisation are neither zero, vanishing nor exploding."""
+    norms = (trial(ctx) or {}).get("norms")
+    verdict = judge_gradient_norms(norms) if norms else None
+    if verdict:
+        yield (WARNING, *verdict)
