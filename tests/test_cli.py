@@ -14,7 +14,7 @@ def run(*args, cwd=None):
                           timeout=120)
 
 
-@pytest.mark.parametrize("command", [[], ["book"], ["release"], ["validate"], ["grade"]])
+@pytest.mark.parametrize("command", [[], ["book"], ["release"], ["validate"], ["grade"], ["workshop"], ["checkup"]])
 def test_every_subcommand_has_help(command):
     done = run(*command, "--help")
     assert done.returncode == 0
@@ -92,3 +92,16 @@ def test_validate_reports_each_test_cell(project):
     done = run("validate", project / "solutions" / "shapes" / "shapes.ipynb")
     assert done.returncode == 0, done.stdout
     assert "5 of 5 test cells passed" in done.stdout
+
+
+def test_checkup_runs_a_training_script_and_stops_when_strict(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import keras, numpy as np\n"
+        "x = np.random.default_rng(0).normal(size=(64, 10)).astype('float32')\n"
+        "model = keras.Sequential([keras.Input(shape=(5,)), keras.layers.Dense(1)])\n"
+        "model.compile(optimizer='adam', loss='mse')\n"
+        "model.fit(x, x[:, 0], epochs=1, verbose=0)\n")
+    done = run("checkup", "--strict", script)
+    assert done.returncode == 1, done
+    assert "SHP001" in done.stdout + done.stderr

@@ -1,12 +1,41 @@
-"""Build the online book with Jupyter Book 1: every chapter executed, warnings are errors."""
+"""Build the online book with Jupyter Book 1: every chapter executed, warnings are errors.
+
+The public edition goes to ``book/_build/html``. The instructor edition
+(``with_solutions=True``) adds each lesson's nbgrader source notebook, solutions and hidden
+tests included, and goes to ``book/_build/instructor/_build/html``; it reuses the public
+edition's execution cache, so chapters run once for both.
+"""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from .errors import TfclinicError
+from .project import lessons
 from .runtime import quiet_environment
+from .sphinx_lessons import EXECUTION_CACHE_VARIABLE, WITH_SOLUTIONS_VARIABLE
+
+INSTRUCTOR_FOLDER = "instructor"
+
+
+def chapters(project):
+    """The files listed in ``book/_toc.yml``, in reading order (the root page left out)."""
+    toc = (Path(project) / "book" / "_toc.yml").read_text(encoding="utf-8")
+    return re.findall(r"^\s*-\s*file:\s*(\S+)", toc, flags=re.MULTILINE)
+
+
+def lesson_chapters(project):
+    """The chapters of the book that are lessons (they have a notebook in ``solutions/``)."""
+    known = set(lessons(project))
+    return [chapter for chapter in chapters(project) if chapter in known]
+
+
+def edition_folder(project, output=None, with_solutions=False):
+    """The folder that receives ``_build/`` for an edition (``--path-output`` of jupyter-book)."""
+    base = Path(output) if output is not None else Path(project) / "book"
+    return base / "_build" / INSTRUCTOR_FOLDER if with_solutions else base
 
 
 def jupyter_book_command(source, output=None):
@@ -18,13 +47,16 @@ def jupyter_book_command(source, output=None):
     return command
 
 
-def build(project, output=None, echo=True):
+def build(project, output=None, echo=True, with_solutions=False):
     """Build ``book/`` of ``project`` to HTML and return the path of ``index.html``.
 
     Args:
         project: the tfclinic checkout.
         output: folder that receives ``_build/``; the book folder itself by default.
         echo: stream Jupyter Book's progress to the terminal; otherwise capture it.
+        with_solutions: build the instructor edition into ``OUTPUT/_build/instructor``, with
+            each lesson's solution notebook as a page; it shares the execution cache of the
+            public edition in ``OUTPUT/_build/.jupyter_cache``.
 
     Raises:
         TfclinicError: when the build fails: a chapter raised an error it was not tagged to
@@ -32,6 +64,13 @@ def build(project, output=None, echo=True):
     """
     source = Path(project) / "book"
     env = {**os.environ, **quiet_environment(), "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    env.pop(WITH_SOLUTIONS_VARIABLE, None)
+    env.pop(EXECUTION_CACHE_VARIABLE, None)
+    if with_solutions:
+        public = edition_folder(project, output)
+        output = edition_folder(project, output, with_solutions=True)
+        env[WITH_SOLUTIONS_VARIABLE] = "1"
+        env[EXECUTION_CACHE_VARIABLE] = str((public / "_build" / ".jupyter_cache").resolve())
     done = subprocess.run(jupyter_book_command(source, output), env=env, text=True,
                           capture_output=not echo)
     if done.returncode != 0:

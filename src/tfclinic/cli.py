@@ -1,4 +1,4 @@
-"""The ``tfclinic`` command line: book, release, validate, grade.
+"""The ``tfclinic`` command line: book, release, validate, grade, workshop, checkup.
 
 User mistakes (a wrong path, an unknown lesson, a corrupt notebook) end with one line on
 stderr and exit status 2, never a Python traceback.
@@ -10,14 +10,19 @@ import time
 
 from .errors import TfclinicError
 from .nbgrader_course import SUBMISSION_TIMEOUT_SECONDS
+from .workshop import DEFAULT_PORT
 
 
 def _book(args):
     from .book import build
     from .project import project_root
 
-    index = build(project_root())
-    print(f"\nThe book is ready: open file://{index}")
+    index = build(project_root(), with_solutions=args.with_solutions)
+    if args.with_solutions:
+        print(f"\nThe instructor edition (solutions and hidden tests; do not publish it) is in "
+              f"{index.parent}: open file://{index}")
+    else:
+        print(f"\nThe book is ready: open file://{index}")
     return 0
 
 
@@ -64,6 +69,33 @@ def _grade(args):
     return 0
 
 
+def _workshop(args):
+    from .project import project_root
+    from .workshop import check_port_free, check_validate_extension, prepare, start_lab, summary
+
+    if not 1 <= args.port <= 65535:
+        raise TfclinicError(f"--port must be between 1 and 65535, got {args.port}.")
+    if not args.prepare_only:  # fail before writing anything if the server cannot start
+        check_port_free(args.port)
+        check_validate_extension()
+    workspace = prepare(project_root(), args.folder)
+    for line in summary(workspace):
+        print(line)
+    if args.prepare_only:
+        print(f"The workspace is ready; start JupyterLab there with: tfclinic workshop {args.folder}")
+        return 0
+    print(f"Starting JupyterLab in {workspace.folder} on http://127.0.0.1:{args.port}/lab "
+          "(press Control-C twice to stop it)", flush=True)
+    start_lab(workspace.folder, args.port, open_browser=not args.no_browser)
+    return 0  # not reached: start_lab replaces this process
+
+
+def _checkup(args):
+    from .checkup.script import run_script
+
+    return run_script(args.script, args.args, strict=args.strict, deep=args.deep)
+
+
 def parser():
     """The argument parser, one subcommand per workflow."""
     top = argparse.ArgumentParser(
@@ -73,6 +105,9 @@ def parser():
 
     book = sub.add_parser("book", help="execute every chapter and build the HTML book",
                           description="Execute every chapter (cached) and build book/_build/html.")
+    book.add_argument("--with-solutions", action="store_true",
+                      help="build the instructor edition, with every lesson's solution notebook "
+                      "and hidden tests, into book/_build/instructor (never publish it)")
     book.set_defaults(run=_book)
 
     release = sub.add_parser("release", help="generate exercises/ from solutions/ with nbgrader",
@@ -102,6 +137,29 @@ def parser():
                        help="stop a submission that takes longer and score it zero "
                        f"(default: {SUBMISSION_TIMEOUT_SECONDS})")
     grade.set_defaults(run=_grade)
+
+    workshop = sub.add_parser("workshop", help="prepare a student workspace and start JupyterLab in it",
+                              description="Copy every exercise notebook to DIR/<lesson>/<lesson>.ipynb "
+                              "with a short README (a notebook already in DIR is kept, never "
+                              "replaced), then start JupyterLab in DIR with nbgrader's Validate "
+                              "button.")
+    workshop.add_argument("folder", metavar="DIR", help="the workspace folder (created if missing)")
+    workshop.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N",
+                          help=f"port of JupyterLab on 127.0.0.1 (default: {DEFAULT_PORT})")
+    workshop.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    workshop.add_argument("--prepare-only", action="store_true",
+                          help="prepare DIR and stop, without starting JupyterLab")
+    workshop.set_defaults(run=_workshop)
+    checkup = sub.add_parser("checkup", help="run a training script and check its first fit",
+                             description="Run SCRIPT unchanged; at its first model.fit, check the "
+                             "model and data, print the report, then let training go on.")
+    checkup.add_argument("--strict", action="store_true",
+                         help="stop with exit status 1 when the report has errors")
+    checkup.add_argument("--deep", action="store_true",
+                         help="also run a short trial training on a copy of the model (seconds)")
+    checkup.add_argument("script", metavar="SCRIPT", help="the training script, e.g. train.py")
+    checkup.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to SCRIPT")
+    checkup.set_defaults(run=_checkup)
     return top
 
 

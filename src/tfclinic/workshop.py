@@ -1,0 +1,237 @@
+"""A student workspace: the exercise notebooks, a short README, and JupyterLab to work in.
+
+``tfclinic workshop DIR`` copies ``exercises/<lesson>/<lesson>.ipynb`` of every lesson to
+``DIR/<lesson>/<lesson>.ipynb`` (the layout ``tfclinic grade`` collects, one folder per
+student), never replacing a notebook that is already there, then starts JupyterLab in
+``DIR`` with nbgrader's *Validate* button. Instructor-only nbgrader extensions (formgrader,
+assignment and course lists) are switched off for that server.
+"""
+
+import errno
+import math
+import os
+import re
+import shutil
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import TfclinicError
+from .project import exercise_notebook, lessons
+from .runtime import quiet_environment
+
+DEFAULT_PORT = 8888
+HOST = "127.0.0.1"
+NBGRADER_LAB_EXTENSION = "@jupyter/nbgrader"
+VALIDATE_PLUGIN = "@jupyter/nbgrader:validate-assignment"
+VALIDATE_SERVER_EXTENSION = "nbgrader.server_extensions.validate_assignment"
+# The workshop plan of the instructor guide: a rule of thumb, stated there in words.
+WORDS_PER_MINUTE = 100  # walking through a chapter with its code and output, not silent reading
+MINUTES_PER_FUNCTION = 10  # per broken function students repair
+MINUTES_TO_CHECK = 5  # validate, then discuss the fixes
+
+INSTRUCTOR_SERVER_EXTENSIONS = (
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.course_list",
+)
+
+README = """\
+# tfclinic workshop
+
+Each folder holds one exercise notebook: {lessons}.
+Every notebook has functions that run and are wrong; the book chapter of the same name
+explains why. Repair them until every test cell passes.
+
+Check your work before you hand it in, in either of two ways:
+
+- in JupyterLab, open the notebook and press **Validate** in its toolbar;
+- in a terminal, run `tfclinic validate {example}/{example}.ipynb`.
+
+Your instructor grades the same functions with hidden tests on fresh data, so a fix that
+only works for the numbers in the notebook does not earn the points.
+
+To hand in, give your instructor this whole folder. Start JupyterLab here again with
+`tfclinic workshop .`; it never replaces a notebook that is already here.
+"""
+
+
+@dataclass
+class Workspace:
+    """What ``prepare`` did in a workspace folder."""
+
+    folder: Path
+    copied: list = field(default_factory=list)  # lessons whose notebook was copied
+    kept: list = field(default_factory=list)  # lessons whose notebook was already there
+
+
+def prepare(project, folder, names=None):
+    """Copy the exercise notebooks and a README into ``folder``, keeping existing work.
+
+    Args:
+        project: the tfclinic checkout (its ``exercises/`` are copied).
+        folder: the workspace; created if missing.
+        names: lessons to copy (default: every lesson of the course).
+
+    Returns:
+        A ``Workspace`` saying which notebooks were copied and which were kept.
+
+    Raises:
+        TfclinicError: if ``folder`` is a file, or an exercise notebook is missing from the
+            checkout.
+    """
+    folder = Path(folder)
+    names = list(lessons(project) if names is None else names)
+    if folder.exists() and not folder.is_dir():
+        raise TfclinicError(f"{folder} is a file; give a folder for the workshop.")
+    sources = {name: exercise_notebook(project, name) for name in names}
+    missing = [str(path) for path in sources.values() if not path.is_file()]
+    if missing:
+        raise TfclinicError(f"no exercise notebook at {', '.join(missing)}; run `tfclinic release`.")
+    folder.mkdir(parents=True, exist_ok=True)
+    workspace = Workspace(folder)
+    for name, source in sources.items():
+        target = folder / name / f"{name}.ipynb"
+        if target.exists():
+            workspace.kept.append(name)
+            continue
+        target.parent.mkdir(exist_ok=True)
+        with open(source, "rb") as src, open(target, "xb") as dst:  # "x": never replace
+            shutil.copyfileobj(src, dst)
+        workspace.copied.append(name)
+    readme = folder / "README.md"
+    if not readme.exists():
+        example = names[0] if names else "LESSON"
+        readme.write_text(README.format(lessons=", ".join(names), example=example))
+    return workspace
+
+
+def check_port_free(port, host=HOST):
+    """Raise ``TfclinicError`` if something already listens on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Jupyter's server does
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise TfclinicError(f"port {port} on {host} is already in use; "
+                                    "choose another one with --port N.") from None
+            raise TfclinicError(f"cannot listen on {host}:{port}: {error.strerror}.") from None
+
+
+def check_validate_extension():
+    """Raise ``TfclinicError`` unless nbgrader's JupyterLab extension (the *Validate*
+    button) is installed and its validate plugin is not disabled."""
+    from jupyter_core.paths import jupyter_path
+    from jupyterlab_server.config import get_federated_extensions, get_page_config
+
+    paths = jupyter_path("labextensions")
+    if NBGRADER_LAB_EXTENSION not in get_federated_extensions(paths):
+        raise TfclinicError("nbgrader's JupyterLab extension is not installed in this "
+                            "environment; reinstall tfclinic (make install).")
+    disabled = get_page_config(paths).get("disabledExtensions", {})
+    disabled = disabled if isinstance(disabled, dict) else {name: True for name in disabled}
+    for name in (NBGRADER_LAB_EXTENSION, VALIDATE_PLUGIN):
+        if disabled.get(name):
+            raise TfclinicError(f"the JupyterLab extension {name} is disabled; enable it with "
+                                f"`jupyter labextension enable {name}`.")
+
+
+def lab_command(folder, port, open_browser=True):
+    """The command line that starts JupyterLab in ``folder`` with only the student's
+    nbgrader extension (validate) switched on."""
+    command = [sys.executable, "-m", "jupyter", "lab",
+               f"--ServerApp.root_dir={Path(folder).resolve()}",
+               f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}",
+               "--ServerApp.port_retries=0",
+               f"--ServerApp.open_browser={open_browser}",
+               f"--ServerApp.jpserver_extensions={VALIDATE_SERVER_EXTENSION}=True"]
+    command += [f"--ServerApp.jpserver_extensions={name}=False"
+                for name in INSTRUCTOR_SERVER_EXTENSIONS]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--ServerApp.allow_root=True")  # containers and CI run as root
+    return command
+
+
+def start_lab(folder, port, open_browser=True):
+    """Replace this process with JupyterLab serving ``folder``; never returns.
+
+    The server runs in ``folder`` because nbgrader's validate button reads its settings from
+    the server's working directory; TensorFlow's start-up logs are quieted, as in grading.
+    """
+    env = {**os.environ, **quiet_environment()}
+    command = lab_command(folder, port, open_browser)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(folder)
+    os.execve(command[0], command, env)
+
+
+def summary(workspace):
+    """Lines that tell the student what ``prepare`` did."""
+    lines = []
+    if workspace.copied:
+        lines.append(f"copied {len(workspace.copied)} exercise notebooks to {workspace.folder}: "
+                     + ", ".join(f"{name}/{name}.ipynb" for name in workspace.copied))
+    if workspace.kept:
+        lines.append("kept your existing work (not overwritten): "
+                     + ", ".join(f"{name}/{name}.ipynb" for name in workspace.kept))
+    return lines
+
+
+
+@dataclass
+class LessonPlan:
+    """One row of the workshop timetable in the instructor guide."""
+
+    lesson: str
+    title: str
+    prose_words: int
+    functions: int
+    points: float
+
+    @property
+    def walkthrough_minutes(self):
+        return 5 * math.ceil(self.prose_words / WORDS_PER_MINUTE / 5)
+
+    @property
+    def exercise_minutes(self):
+        return self.functions * MINUTES_PER_FUNCTION + MINUTES_TO_CHECK
+
+    @property
+    def minutes(self):
+        return self.walkthrough_minutes + self.exercise_minutes
+
+
+def _prose(markdown):
+    """The prose of a MyST chapter: front matter and fenced blocks (code cells) removed."""
+    text = re.sub(r"\A---\n.*?\n---\n", "", markdown, flags=re.DOTALL)
+    return re.sub(r"^(```|~~~).*?^\1", "", text, flags=re.DOTALL | re.MULTILINE)
+
+
+def lesson_plan(project, names):
+    """Measure each lesson for the timetable: chapter prose, functions to repair, points.
+
+    Args:
+        project: the tfclinic checkout.
+        names: the lessons, in teaching order.
+
+    Returns:
+        A list of ``LessonPlan``, one per lesson.
+    """
+    import nbformat
+
+    plan = []
+    for name in names:
+        chapter = (Path(project) / "book" / f"{name}.md").read_text(encoding="utf-8")
+        prose = _prose(chapter)
+        title = re.search(r"^# (.+)$", prose, flags=re.MULTILINE)
+        notebook = nbformat.read(exercise_notebook(project, name), as_version=4)
+        graded = [cell.metadata.get("nbgrader", {}) for cell in notebook.cells]
+        plan.append(LessonPlan(
+            lesson=name, title=title.group(1).strip() if title else name,
+            prose_words=len(prose.split()),
+            functions=sum(bool(meta.get("solution")) and not meta.get("grade") for meta in graded),
+            points=sum(meta.get("points", 0) for meta in graded if meta.get("grade"))))
+    return plan
