@@ -5,11 +5,12 @@ import time
 
 import pytest
 
-from lesson_variants import ROOT
+from lesson_variants import ROOT, exercise, grade_notebooks, solution
 from tfclinic.project import lessons, solution_notebook
 from tfclinic.validate import validate
 
 CPU_SECONDS_LIMIT = 20
+SEEDS = [0, 1, 2, 3, 4]
 
 
 def _children_cpu_seconds():
@@ -31,3 +32,22 @@ def test_solution_runs_in_under_20_seconds(lesson):
     print(f"{lesson}: {wall:.1f} s wall, {cpu:.1f} s CPU")
     assert stopped is None and all(r.passed for r in results), [r for r in results if not r.passed]
     assert 0 < cpu < CPU_SECONDS_LIMIT, f"{lesson}: the solution used {cpu:.1f} s of CPU"
+
+
+def _points(notebook):
+    return sum(c.metadata["nbgrader"].get("points", 0) for c in notebook.cells
+               if c.metadata.get("nbgrader", {}).get("grade"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("lesson", lessons(ROOT))
+def test_solution_earns_full_marks_and_exercise_none(lesson, seed, tmp_path):
+    """Graded on fresh data drawn with five seeds: the solution always full, the exercise 0."""
+    full_marks = _points(solution(lesson))
+    grades = grade_notebooks(lesson, {"solution": solution(lesson), "exercise": exercise(lesson)},
+                             tmp_path, seed=seed)
+    assert full_marks > 0
+    assert (grades["solution"].status, grades["solution"].score) == ("graded", full_marks)
+    assert grades["solution"].max_score == full_marks
+    assert (grades["exercise"].status, grades["exercise"].score) == ("graded", 0)
