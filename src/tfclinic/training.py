@@ -2,7 +2,10 @@
 
 import numpy as np
 
+from .sandbox.student import runs_student_code
 
+
+@runs_student_code
 def train_custom_loop(model, x, y, loss_fn, steps=150, learning_rate=0.05):
     """Full-batch Adam on ``loss_fn(y, model(x))`` in a ``tf.GradientTape`` loop.
 
@@ -37,6 +40,7 @@ def train_custom_loop(model, x, y, loss_fn, steps=150, learning_rate=0.05):
     return np.array([float(step()) for _ in range(steps)])
 
 
+@runs_student_code
 def fit_with_train_step(train_step, features, labels, steps=60, learning_rate=0.02, hidden=16):
     """Train a small binary classifier by calling a hand-written ``train_step`` repeatedly.
 

@@ -1,0 +1,12 @@
+"""Grading that student code cannot tamper with.
+
+- ``confine``: what a student process may do (memory, CPU, files, network, signals).
+- ``protocol``: the data-only messages between grader and student process.
+- ``worker``: the student process.
+- ``student``: the grader's side of it, and the hooks test cells use.
+- ``runner``: grade one submission (student cells there, tests here).
+"""
+
+from .student import runs_student_code, student_globals
+
+__all__ = ["runs_student_code", "student_globals"]

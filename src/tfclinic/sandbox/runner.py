@@ -1,0 +1,247 @@
+"""Grade one submission: the student's code in a confined process, the tests in this one.
+
+``python -I -m tfclinic.sandbox.runner SOURCE SUBMISSION OUTDIR --seed N`` writes
+``OUTDIR/result.json`` (status, message, a score per test cell) and ``OUTDIR/autograded.ipynb``
+(the notebook with outputs, for feedback). The grader starts one runner per submission.
+
+How a notebook is split:
+
+- The student process runs every code cell of the *submission* except test cells: setup,
+  data, the student's solutions and any cells the student added.
+- This process runs every code cell of the *source* notebook (the instructor's, with hidden
+  tests) except solution cells. Where a solution cell was, the names it defines become
+  ``StudentFunction`` stand-ins that call into the student process. So test code, test
+  data and ``numpy.testing`` are the grader's own, and only data comes back.
+- A test cell earns its points when it runs without raising.
+"""
+
+import argparse
+import ast
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+
+from . import student as student_module
+from .confine import Limits
+from ..processes import become_subreaper, kill_new_descendants
+from .student import StudentFunction, StudentProcess, StudentProcessEnded
+from .worker import CappedText
+
+SOLUTION, TEST, TRUSTED = "solution", "test", "trusted"
+OUTPUT_CHARS_PER_CELL = 20_000
+
+
+class CellTimeout(Exception):
+    """A cell of the grader's own code ran past its time limit."""
+
+
+def cell_kind(cell):
+    """``solution``, ``test`` or ``trusted`` for a code cell, from its nbgrader metadata."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    if meta.get("solution"):
+        return SOLUTION
+    if meta.get("grade"):
+        return TEST
+    return TRUSTED
+
+
+def grade_id(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def defined_names(source):
+    """The names a cell binds at its top level (functions, classes, assignments, imports)."""
+    names = []
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names += [(a.asname or a.name).split(".")[0] for a in node.names]
+    return list(dict.fromkeys(names))
+
+
+def student_cells(submission, test_ids):
+    """The submission's code cells that run in the student process: all but test cells."""
+    return [(index, cell.source) for index, cell in enumerate(submission.cells)
+            if cell.cell_type == "code" and grade_id(cell) not in test_ids and cell_kind(cell) != TEST]
+
+
+def _stream(text):
+    return nbformat.v4.new_output("stream", name="stdout", text=text)
+
+
+def _error(name, message):
+    return nbformat.v4.new_output("error", ename=name, evalue=message,
+                                  traceback=[f"{name}: {message}" if message else name])
+
+
+class Grading:
+    """One submission being graded: the source notebook, the student process, the outputs."""
+
+    def __init__(self, source, submission, workdir, seed, limits, cell_timeout, log):
+        self.source, self.submission = source, submission
+        self.cell_timeout = cell_timeout
+        self.test_ids = {grade_id(c) for c in source.cells
+                         if c.cell_type == "code" and cell_kind(c) == TEST}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir),
+               "TMPDIR": str(workdir), "KERAS_HOME": str(workdir), "MPLCONFIGDIR": str(workdir),
+               "MPLBACKEND": "Agg", "TFCLINIC_SEED": str(seed), "TF_CPP_MIN_LOG_LEVEL": "3",
+               "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+        for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+            if name in os.environ:
+                env[name] = os.environ[name]
+        self.process = StudentProcess(workdir, env, limits, call_timeout=cell_timeout, log=log)
+        self.student_outputs = {}  # submission cell index -> outputs
+        self.ready = threading.Event()
+        self.setup_error = None
+
+    def run_student_cells(self):
+        """In a thread: run the submission's cells in the student process, in order."""
+        try:
+            self.process.wait_ready()
+            for index, source in student_cells(self.submission, self.test_ids):
+                output, error = self.process.run_cell(source)
+                outputs = [_stream(output)] if output else []
+                if error:
+                    outputs.append(_error(*error[:2]))
+                self.student_outputs[index] = outputs
+        except StudentProcessEnded:
+            pass
+        except Exception as error:  # noqa: BLE001 - recorded, never fatal to the batch
+            self.setup_error = f"{type(error).__name__}: {error}"
+        finally:
+            self.ready.set()
+
+    def run(self):
+        """Execute the source notebook here; returns ``(tests, autograded notebook)``."""
+        threading.Thread(target=self.run_student_cells, daemon=True).start()
+        student_module.ACTIVE = self.process
+        _mirror_seeds(self.process)
+        namespace = {"__name__": "__main__"}
+        solutions = {}  # grade_id -> index of the first submission cell that has it
+        for index, cell in enumerate(self.submission.cells):
+            if cell.cell_type == "code":
+                solutions.setdefault(grade_id(cell), index)
+        notebook = nbformat.v4.new_notebook(metadata=self.source.metadata)
+        tests = {}
+        for cell in self.source.cells:
+            cell = nbformat.from_dict(dict(cell))
+            notebook.cells.append(cell)
+            if cell.cell_type != "code":
+                continue
+            cell.execution_count = None
+            kind = cell_kind(cell)
+            if kind == SOLUTION:
+                self.ready.wait()
+                index = solutions.get(grade_id(cell))
+                cell.source = self.submission.cells[index].source if index is not None else \
+                    "# (this cell is missing from the submission)"
+                cell.outputs = self.student_outputs.get(index, [])
+                for name in defined_names(self.source_cell(cell)):
+                    namespace[name] = StudentFunction(self.process, ["student", name], f"{name}()")
+                continue
+            cell.outputs, error = self.execute(cell.source, namespace)
+            if kind == TEST:
+                points = float(cell.metadata["nbgrader"].get("points", 0))
+                tests[grade_id(cell)] = {"points": points, "score": 0.0 if error else points,
+                                         "error": error}
+        return tests, notebook
+
+    def source_cell(self, cell):
+        return next(c.source for c in self.source.cells if grade_id(c) == grade_id(cell))
+
+    def execute(self, source, namespace):
+        """Run trusted code; returns ``(outputs, error or None)``."""
+        output = CappedText(OUTPUT_CHARS_PER_CELL)
+        error = None
+        previous = signal.signal(signal.SIGALRM, _raise_cell_timeout)
+        signal.alarm(int(3 * self.cell_timeout))
+        try:
+            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                exec(compile(source, "<test cell>", "exec"), namespace)  # noqa: S102 - our own code
+        except BaseException as caught:  # noqa: BLE001 - a failing test is a result
+            if isinstance(caught, KeyboardInterrupt):
+                raise
+            error = [type(caught).__name__, str(caught)[:2000]]
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+        outputs = [_stream(output.getvalue())] if output.getvalue() else []
+        if error:
+            outputs.append(_error(*error))
+        return outputs, error
+
+
+def _raise_cell_timeout(signum, frame):
+    raise CellTimeout("the test cell ran out of time")
+
+
+def _mirror_seeds(process):
+    """Make ``keras.utils.set_random_seed`` in test code seed the student process too."""
+    import keras
+
+    original = keras.utils.set_random_seed
+
+    def set_random_seed(seed):
+        original(seed)
+        with contextlib.suppress(StudentProcessEnded):
+            process.seed(seed)
+
+    keras.utils.set_random_seed = set_random_seed
+
+
+def grade_submission(source_path, submission_path, outdir, seed=0, limits=Limits(), cell_timeout=30):
+    """Grade one submission; write ``result.json`` and ``autograded.ipynb`` into ``outdir``."""
+    start = time.perf_counter()
+    outdir = Path(outdir)
+    source = nbformat.read(source_path, as_version=4)
+    submission = nbformat.read(submission_path, as_version=4)
+    workdir = Path(tempfile.mkdtemp(prefix="tfclinic-student-"))
+    grading = Grading(source, submission, workdir, seed, limits, cell_timeout, log=outdir)
+    try:
+        tests, notebook = grading.run()
+    finally:
+        grading.process.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    status, message = grading.process.ended or ("graded", "")
+    if grading.setup_error:
+        status, message = "crashed", grading.setup_error
+    result = {"status": status, "message": message, "tests": tests,
+              "confined": grading.process.confined, "seconds": time.perf_counter() - start}
+    nbformat.write(notebook, outdir / "autograded.ipynb")
+    (outdir / "result.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source")
+    parser.add_argument("submission")
+    parser.add_argument("outdir")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cell-timeout", type=float, default=30)
+    parser.add_argument("--limits", default="{}", help="JSON of tfclinic.sandbox.confine.Limits")
+    args = parser.parse_args(argv)
+    become_subreaper()
+    os.environ["TFCLINIC_SEED"] = str(args.seed)
+    try:
+        grade_submission(args.source, args.submission, args.outdir, seed=args.seed,
+                         limits=Limits(**json.loads(args.limits)), cell_timeout=args.cell_timeout)
+    finally:
+        kill_new_descendants(before=set())
+
+
+if __name__ == "__main__":
+    main()

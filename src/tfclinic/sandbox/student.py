@@ -1,0 +1,314 @@
+"""The grader's side of a student process: start it, send it cells and calls, stop it.
+
+Test code runs in the grader. A name that a solution cell defines is bound there to a
+``StudentFunction``: calling it sends the arguments as data to the student process, runs the
+student's function there, and brings back data (see ``tfclinic.sandbox.protocol``). Keras
+models passed in are copied there and their weights copied back after the call, so a
+function that trains a model in place behaves as it does in a notebook.
+
+Two hooks make test cells read the same in a notebook and in the grader:
+
+- ``runs_student_code``: a tfclinic function given student code as an argument (a loss, a
+  training step) runs in the student process, where that code lives.
+- ``student_globals``: temporarily replace globals of the student's notebook.
+"""
+
+import contextlib
+import functools
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import re
+
+import psutil
+
+from .confine import Limits
+from .protocol import Decoder, Encoder, ProtocolError, receive, send
+
+# set by the grader while it grades: the student process that test code talks to
+ACTIVE = None
+INTERRUPT_GRACE_SECONDS = 5
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class StudentCodeError(Exception):
+    """Student code raised an error (its name and message are the message)."""
+
+
+class StudentProcessEnded(Exception):
+    """The student process is gone (a crash, a timeout, memory); no more calls can be made."""
+
+
+class StudentFunction:
+    """Stands in the grader for a function (or other object) living in the student process."""
+
+    def __init__(self, process, tree, label):
+        self._process, self._tree, self._label = process, tree, label
+
+    def __call__(self, *args, **kwargs):
+        return self._process.call(self._tree, args, kwargs)
+
+    def __repr__(self):
+        return f"<{self._label} in the student's notebook>"
+
+
+def runs_student_code(function):
+    """Run ``function`` in the student process when any argument is student code.
+
+    In a notebook this changes nothing. In the grader, a call such as
+    ``train_custom_loop(model, x, y, student_loss)`` cannot run here, because the student's
+    loss lives in the student process; so the whole call goes there.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        process = next((a._process for a in (*args, *kwargs.values())
+                        if isinstance(a, StudentFunction)), None)
+        if process is None:
+            return function(*args, **kwargs)
+        return process.call(["library", function.__module__, function.__name__], args, kwargs)
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def student_globals(**values):
+    """Replace globals of the student's notebook for the duration of a ``with`` block.
+
+    A test uses it to check that a function depends on its arguments only: change the
+    notebook's data, call the function, compare.
+    """
+    if ACTIVE is not None:
+        ACTIVE.swap(values)
+        try:
+            yield
+        finally:
+            ACTIVE.unswap()
+        return
+    namespace = _notebook_namespace()
+    saved = {name: namespace[name] for name in values if name in namespace}
+    namespace.update(values)
+    try:
+        yield
+    finally:
+        for name in values:
+            namespace.pop(name, None)
+        namespace.update(saved)
+
+
+def _notebook_namespace():
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    return shell.user_ns if shell is not None else sys.modules["__main__"].__dict__
+
+
+class StudentProcess:
+    """One confined worker process (``tfclinic.sandbox.worker``) and the channel to it.
+
+    Args:
+        workdir: its private working folder (created empty by the caller).
+        env: its environment.
+        limits: a ``Limits``.
+        call_timeout: seconds one cell or call may take; then it is interrupted, and killed
+            if it does not stop.
+        log: a folder of the grader's where its stdout and stderr go.
+    """
+
+    def __init__(self, workdir, env, limits=Limits(), call_timeout=30, log=None):
+        self.workdir, self.limits, self.call_timeout = str(workdir), limits, call_timeout
+        self.ended = None  # (status, message) once it can take no more requests
+        self.confined = {}
+        self._scratch = tempfile.mkdtemp(prefix="tfclinic-models-")
+        request_read, self._request = os.pipe()
+        self._reply, reply_write = os.pipe()
+        log = log or self._scratch
+        self._stderr_path = os.path.join(log, "student-stderr.txt")
+        with open(os.path.join(log, "student-stdout.txt"), "wb") as out, \
+                open(self._stderr_path, "wb") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-m", "tfclinic.sandbox.worker", str(request_read),
+                 str(reply_write), self.workdir, json.dumps(limits.__dict__)],
+                pass_fds=(request_read, reply_write), cwd=self.workdir, env=env,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        os.close(request_read)
+        os.close(reply_write)
+        self._lock = threading.Lock()
+        threading.Thread(target=self._watch_memory, daemon=True).start()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def wait_ready(self, timeout=120):
+        """Wait for the worker to confine itself; returns which confinement layers hold."""
+        meta, _ = self._receive(timeout, interruptible=False)
+        self.confined = meta.get("confined", {})
+        return self.confined
+
+    def stop(self):
+        """Stop the worker and everything it started."""
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                send(self._request, {"op": "exit"})
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=2)
+        _kill_tree(self.process)
+        for fd in (self._request, self._reply):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _end(self, status, message):
+        if self.ended is None:
+            self.ended = (status, message)
+        _kill_tree(self.process)
+
+    def _watch_memory(self):
+        limit = self.limits.memory_mb * 1024 * 1024
+        while self.process.poll() is None:
+            try:
+                parent = psutil.Process(self.process.pid)
+                used = sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
+            except psutil.Error:
+                used = 0
+            if used > limit:
+                self._end("out of memory", f"student code used more than the {self.limits.memory_mb} MB "
+                          "memory limit and was stopped")
+            time.sleep(0.2)
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _receive(self, timeout, interruptible=True):
+        deadline = time.monotonic() + timeout
+        interrupted = False
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 and interruptible and not interrupted and self.process.poll() is None:
+                self.process.send_signal(signal.SIGINT)
+                interrupted, deadline = True, time.monotonic() + INTERRUPT_GRACE_SECONDS
+                continue
+            if left <= 0:
+                self._end("timeout", f"student code ran for more than {self.call_timeout:g} s "
+                          + ("and ignored the interrupt" if interrupted else "before it was ready"))
+                break
+            ready, _, _ = select.select([self._reply], [], [], min(left, 1.0))
+            if ready:
+                try:
+                    meta, arrays = receive(self._reply)
+                except EOFError:
+                    self._end(*self._death_reason())
+                    break
+                except ProtocolError as error:
+                    self._end("crashed", f"the student process sent something that is not data: {error}")
+                    break
+                if interrupted:
+                    meta["error"] = ["TimeoutError", f"stopped after {self.call_timeout:g} s"]
+                return meta, arrays
+        raise StudentProcessEnded(self.ended[1])
+
+    def _death_reason(self):
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        with open(self._stderr_path, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(self._stderr_path) - 20_000))
+            tail = handle.read().decode(errors="replace")
+        if any(s in tail for s in ("MemoryError", "bad_alloc", "Cannot allocate memory", "OOM")):
+            return "out of memory", "student code ran out of memory"
+        if code is not None and code < 0:
+            return "crashed", f"the student process was killed by signal {-code} ({signal.Signals(-code).name})"
+        return "crashed", f"the student process ended (exit status {code}): os._exit, a crash or a segfault"
+
+    def request(self, meta, arrays=(), timeout=None):
+        """Send one request; return ``(reply, arrays)``.
+
+        Raises:
+            StudentProcessEnded: the process is gone or had to be stopped.
+        """
+        with self._lock:
+            if self.ended:
+                raise StudentProcessEnded(self.ended[1])
+            try:
+                send(self._request, meta, arrays)
+            except OSError:
+                self._end(*self._death_reason())
+                raise StudentProcessEnded(self.ended[1]) from None
+            reply, reply_arrays = self._receive(timeout or self.call_timeout)
+            if reply.get("memory"):
+                self.ended = self.ended or ("out of memory", "student code ran out of memory "
+                                            f"(limit {self.limits.memory_mb} MB)")
+            return reply, reply_arrays
+
+    def run_cell(self, source):
+        """Run one cell of student code: ``(output, error)``, error as ``[name, message]`` or None."""
+        reply, _ = self.request({"op": "cell", "source": source})
+        return str(reply.get("output", "")), reply.get("error")
+
+    def call(self, function, args, kwargs):
+        """Call ``function`` (a tagged name) in the student process with data arguments."""
+        encoder = Encoder(folder=self._scratch, reference=_reference)
+        meta = {"op": "call", "function": function, "args": encoder.encode(list(args)),
+                "kwargs": encoder.encode(dict(kwargs))}
+        reply, arrays = self.request(meta, encoder.arrays)
+        if reply.get("output"):
+            sys.stdout.write(str(reply["output"]))
+        if reply.get("error"):
+            name, message = (_ANSI.sub("", str(part)) for part in reply["error"][:2])
+            raise StudentCodeError(f"{name}: {message}" if message else name)
+        decoder = Decoder(arrays, self._resolve, folder=self._scratch, safe_mode=True)
+        value = decoder.decode(reply.get("value"))
+        weights = reply.get("weights")
+        if not isinstance(weights, list) or len(weights) != len(encoder.models):
+            raise ProtocolError("the student process did not send back the models' weights")
+        for model, tree in zip(encoder.models, weights):
+            model.set_weights([decoder.decode(w) for w in tree])
+        return value
+
+    def _resolve(self, tree):
+        if tree[0] == "handle" and len(tree) == 2 and isinstance(tree[1], int):
+            return StudentFunction(self, tree, "an object")
+        raise ProtocolError(f"the student process may not send {tree[0]!r} references")
+
+    def swap(self, values):
+        """Replace globals in the student's namespace (undone by ``unswap``)."""
+        encoder = Encoder(folder=self._scratch, reference=_reference)
+        self._checked(self.request({"op": "swap", "values": encoder.encode(values)}, encoder.arrays))
+
+    def unswap(self):
+        """Undo the latest ``swap``."""
+        self._checked(self.request({"op": "unswap"}))
+
+    def seed(self, seed):
+        """Call ``keras.utils.set_random_seed(seed)`` in the student process."""
+        self._checked(self.request({"op": "seed", "seed": int(seed)}))
+
+    @staticmethod
+    def _checked(done):
+        reply, _ = done
+        if reply.get("error"):
+            raise StudentCodeError(": ".join(str(p) for p in reply["error"][:2]))
+
+
+def _reference(value):
+    return value._tree if isinstance(value, StudentFunction) else None
+
+
+def _kill_tree(process):
+    try:
+        root = psutil.Process(process.pid)
+        victims = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return
+    for victim in victims:
+        with contextlib.suppress(psutil.Error):
+            victim.kill()
+    psutil.wait_procs(victims, timeout=5)
