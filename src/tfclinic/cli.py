@@ -54,15 +54,27 @@ def _validate(args):
     return 0 if all(r.passed for r in results) and not stopped else 1
 
 
+def _progress_bar(line, width=24):
+    """``[3/20] ...`` becomes ``[######------------------] [3/20] ...``."""
+    done, total = (int(n) for n in line[1:line.index("]")].split("/"))
+    filled = round(width * done / total)
+    return f"[{'#' * filled}{'-' * (width - filled)}] {line}"
+
+
 def _grade(args):
     from .grading import GRADED, grade
     from .project import project_root
+    from .sandbox.confine import Limits
 
     def warn(line):
         print(f"tfclinic: {line}", file=sys.stderr, flush=True)
 
+    def report(line):
+        print(_progress_bar(line), flush=True)
+
     rows = grade(project_root(), args.submissions, args.out, lesson=args.lesson, seed=args.seed,
-                 timeout=args.timeout, report=lambda line: print(line, flush=True), warn=warn)
+                 timeout=args.timeout, jobs=args.jobs, limits=Limits(memory_mb=args.memory),
+                 report=report, warn=warn)
     graded = sum(row.status == GRADED for row in rows)
     print(f"\n{graded} of {len(rows)} submissions graded; grades in {args.out}/grades.csv, "
           f"feedback in {args.out}/feedback/")
@@ -136,6 +148,10 @@ def parser():
     grade.add_argument("--timeout", type=float, default=SUBMISSION_TIMEOUT_SECONDS, metavar="SECONDS",
                        help="stop a submission that takes longer and score it zero "
                        f"(default: {SUBMISSION_TIMEOUT_SECONDS})")
+    grade.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                       help="grade N submissions at once (default: 1; at most one per CPU core helps)")
+    grade.add_argument("--memory", type=int, default=2048, metavar="MB",
+                       help="memory one student's code may use before it is stopped (default: 2048)")
     grade.set_defaults(run=_grade)
 
     workshop = sub.add_parser("workshop", help="prepare a student workspace and start JupyterLab in it",

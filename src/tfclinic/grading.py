@@ -1,4 +1,4 @@
-"""Grade a folder of submissions with nbgrader: a fresh gradebook, a CSV and feedback.
+"""Grade a folder of submissions: a fresh gradebook, a CSV and feedback.
 
 Layout of SUBMISSIONS: ``<student>/<lesson>/<lesson>.ipynb``. Layout of the output folder::
 
@@ -7,24 +7,35 @@ Layout of SUBMISSIONS: ``<student>/<lesson>/<lesson>.ipynb``. Layout of the outp
     OUT/gradebook.db                     nbgrader's gradebook, created fresh on every run
     OUT/nbgrader/                        nbgrader's working course directory
 
-Each submission is autograded by its own nbgrader process, so one that cannot be graded is
-recorded with a reason and a zero, and the others are still graded.
+Each submission is graded by its own runner process (``tfclinic.sandbox.runner``): the
+student's code runs confined in a process of its own, the tests run in the runner, and only
+data passes between them. A submission that cannot be graded is recorded with a reason; the
+others are still graded. Runners work in parallel (``jobs``); this process alone writes the
+gradebook, the CSV and the feedback.
 """
 
 import csv
+import json
+import os
 import shutil
 import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .errors import TfclinicError
-from .nbgrader_course import SUBMISSION_TIMEOUT_SECONDS, NbgraderCourse, last_error_line
+from .nbgrader_course import CELL_TIMEOUT_SECONDS, SUBMISSION_TIMEOUT_SECONDS, NbgraderCourse, last_error_line
+from .processes import descendant_pids, kill_new_descendants
 from .project import check_lesson, lessons as course_lessons
+from .runtime import lesson_seed
+from .sandbox.confine import Limits
 from .validate import read_notebook
 
 MARKER = ".tfclinic-grading"
-GRADED, CORRUPT, MISSING, FAILED, TIMEOUT, CRASHED = (
-    "graded", "corrupt notebook", "missing notebook", "not graded", "timeout", "crashed")
+GRADED, CORRUPT, MISSING, FAILED, TIMEOUT, CRASHED, OUT_OF_MEMORY = (
+    "graded", "corrupt notebook", "missing notebook", "not graded", "timeout", "crashed",
+    "out of memory")
 
 
 @dataclass
@@ -89,16 +100,8 @@ def _max_scores(course, lessons):
         return {lesson: gradebook.find_assignment(lesson).max_score for lesson in lessons}
 
 
-def _score(course, student, lesson):
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{course.gradebook}") as gradebook:
-        submission = gradebook.find_submission(lesson, student)
-        return submission.score, submission.max_score
-
-
 def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_TIMEOUT_SECONDS,
-          report=print, warn=print):
+          jobs=1, limits=Limits(), cell_timeout=CELL_TIMEOUT_SECONDS, report=print, warn=print):
     """Autograde every submission under ``submissions`` into the fresh folder ``out``.
 
     Args:
@@ -108,19 +111,24 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
         lesson: grade only this lesson.
         seed: the ``TFCLINIC_SEED`` the hidden tests draw fresh data with.
         timeout: seconds one submission may take before it is stopped and scored zero.
-        report: called with one progress line per submission.
+        jobs: how many submissions to grade at once.
+        limits: a ``tfclinic.sandbox.confine.Limits`` for each student process.
+        cell_timeout: seconds one cell, or one call into student code, may take.
+        report: called with one progress line per submission, as it finishes.
         warn: called with one line per submission or folder that could not be graded.
 
     Returns:
         The list of ``Grade`` rows, also written to ``out/grades.csv``.
 
     Raises:
-        TfclinicError: for a missing SUBMISSIONS folder, an unknown lesson, nothing to grade, or
-            an ``out`` folder that holds other files.
+        TfclinicError: for a missing SUBMISSIONS folder, an unknown lesson, nothing to grade,
+            ``jobs`` below 1, or an ``out`` folder that holds other files.
     """
     submissions = Path(submissions)
     if not submissions.is_dir():
         raise TfclinicError(f"submissions folder {submissions} does not exist.")
+    if jobs < 1:
+        raise TfclinicError(f"--jobs must be at least 1, not {jobs}.")
     known = course_lessons(project)
     if lesson is not None:
         check_lesson(project, lesson)
@@ -139,56 +147,86 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
         if done.returncode != 0:
             raise TfclinicError(f"nbgrader could not prepare {name}: {last_error_line(done)}")
     max_scores = _max_scores(course, lessons)
+    seed = lesson_seed() if seed is None else seed
+    before = descendant_pids()
 
-    grades = []
-    for index, (student, name, notebook) in enumerate(found, start=1):
-        start = time.perf_counter()
-        row = _grade_one(course, student, name, notebook, max_scores[name], seed, timeout)
-        grades.append(row)
-        seconds = time.perf_counter() - start
-        if row.status != GRADED:
-            warn(f"{student}/{name}: {row.status}: {row.message}")
-        report(f"[{index}/{len(found)}] {student}/{name}: {row.score:g}/{row.max_score:g} "
-               f"{row.status} ({seconds:.1f} s)")
+    from nbgrader.api import Gradebook
 
-    _collect_feedback(course, out, grades, warn)
-    write_csv(grades, out / "grades.csv")
-    return grades
+    grades = {}
+    with Gradebook(f"sqlite:///{course.gradebook}") as gradebook, \
+            ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(_grade_one, course, student, name, notebook, max_scores[name], seed,
+                               timeout, limits, cell_timeout, jobs): (student, name)
+                   for student, name, notebook in found}
+        for index, future in enumerate(as_completed(futures), start=1):
+            row, tests, seconds = future.result()
+            grades[futures[future]] = row
+            _record(gradebook, row, tests)   # this thread is the gradebook's only writer
+            if row.status != GRADED:
+                warn(f"{row.student}/{row.lesson}: {row.status}: {row.message}")
+            report(f"[{index}/{len(found)}] {row.student}/{row.lesson}: {row.score:g}/{row.max_score:g} "
+                   f"{row.status} ({seconds:.1f} s)")
+    kill_new_descendants(before)
+    rows = [grades[(student, name)] for student, name, _ in found]
+    _collect_feedback(course, out, rows, warn)
+    write_csv(rows, out / "grades.csv")
+    return rows
 
 
-def _grade_one(course, student, lesson, notebook, max_score, seed, timeout):
+def _grade_one(course, student, lesson, notebook, max_score, seed, timeout, limits, cell_timeout, jobs):
+    """Grade one submission in a runner process; returns ``(Grade, tests, seconds)``."""
+    start = time.perf_counter()
     if not notebook.is_file():
-        return Grade(student, lesson, 0, max_score, MISSING, f"no {lesson}.ipynb in {notebook.parent}")
+        return Grade(student, lesson, 0, max_score, MISSING, f"no {lesson}.ipynb in {notebook.parent}"), {}, 0.0
     try:
         read_notebook(notebook)
     except TfclinicError as error:
-        return Grade(student, lesson, 0, max_score, CORRUPT, str(error).split(": ", 1)[-1])
+        return Grade(student, lesson, 0, max_score, CORRUPT, str(error).split(": ", 1)[-1]), {}, 0.0
     course.add_submission(student, lesson, notebook)
-    done = course.run("autograde", lesson, f"--student={student}", "--force", seed=seed,
-                      timeout=timeout)
+    work = course.path("graded", student, lesson).parent
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    done = course.grade_submission(student, lesson, work, seed=seed, timeout=timeout, limits=limits,
+                                   cell_timeout=cell_timeout, threads=max(1, (os.cpu_count() or 1) // jobs))
+    seconds = time.perf_counter() - start
+    result_file = work / "result.json"
     if done.timed_out:
         return Grade(student, lesson, 0, max_score, TIMEOUT,
-                     f"grading was stopped after {timeout:g} s; does a cell loop forever?")
-    if done.returncode != 0:
-        reason = last_error_line(done)
-        if "CellTimeoutError" in reason:
-            return Grade(student, lesson, 0, max_score, TIMEOUT, reason.split(": ", 1)[-1])
-        if "DeadKernelError" in reason:
-            return Grade(student, lesson, 0, max_score, CRASHED,
-                         "the kernel died (a crash, os._exit or running out of memory)")
-        return Grade(student, lesson, 0, max_score, FAILED, reason)
-    score, max_score = _score(course, student, lesson)
-    return Grade(student, lesson, score, max_score, GRADED)
+                     f"grading was stopped after {timeout:g} s; does a cell loop forever?"), {}, seconds
+    if done.returncode != 0 or not result_file.is_file():
+        return Grade(student, lesson, 0, max_score, FAILED, last_error_line(done)), {}, seconds
+    result = json.loads(result_file.read_text())
+    tests = result["tests"]
+    target = course.path("autograded", student, lesson)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(work / "autograded.ipynb", target)
+    score = sum(test["score"] for test in tests.values())
+    return Grade(student, lesson, score, max_score, result["status"], result["message"]), tests, seconds
+
+
+def _record(gradebook, row, tests):
+    """Write one submission's test scores into nbgrader's gradebook."""
+    if not tests:
+        return
+    gradebook.update_or_create_student(row.student)
+    with warnings.catch_warnings():  # nbgrader's own add_submission trips SQLAlchemy warnings
+        warnings.simplefilter("ignore")
+        submission = gradebook.add_submission(row.lesson, row.student)
+    for notebook in submission.notebooks:
+        for cell in notebook.grades:
+            cell.auto_score = float(tests.get(cell.name, {}).get("score", 0.0))
+    gradebook.db.commit()
 
 
 def _collect_feedback(course, out, grades, warn):
-    for lesson in sorted({g.lesson for g in grades if g.status == GRADED}):
+    with_notebook = [g for g in grades if course.path("autograded", g.student, g.lesson).is_file()]
+    for lesson in sorted({g.lesson for g in with_notebook}):
         done = course.run("generate_feedback", lesson, "--force")
         if done.returncode != 0:
             warn(f"feedback for {lesson} failed: {last_error_line(done)}")
-    for row in grades:
+    for row in with_notebook:
         source = course.path("feedback", row.student, row.lesson, suffix=".html")
-        if row.status == GRADED and source.is_file():
+        if source.is_file():
             target = out / "feedback" / row.student / f"{row.lesson}.html"
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)

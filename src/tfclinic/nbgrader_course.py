@@ -6,6 +6,7 @@ on demand, so nbgrader never writes logs or databases into the checkout. nbgrade
 child process: a crash there is reported, it never takes the caller down.
 """
 
+import json
 import os
 import shutil
 import sys
@@ -67,6 +68,25 @@ class NbgraderCourse:
     def path(self, step, student, lesson, suffix=".ipynb"):
         """Where nbgrader keeps ``lesson`` of ``student`` at ``step`` (autograded, feedback...)."""
         return self.root / step / student / lesson / f"{lesson}{suffix}"
+
+    def grade_submission(self, student, lesson, work, seed, timeout, limits, cell_timeout, threads):
+        """Grade the submitted ``lesson`` of ``student`` with ``tfclinic.sandbox.runner``.
+
+        The runner writes ``result.json`` and ``autograded.ipynb`` into ``work``.
+
+        Returns:
+            A ``tfclinic.processes.Finished`` record.
+        """
+        env = {**os.environ, **quiet_environment(), "TFCLINIC_SEED": str(seed)}
+        for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+            env[name] = str(threads)
+        env["TF_NUM_INTEROP_THREADS"] = str(min(threads, 2))
+        command = [sys.executable, "-I", "-m", "tfclinic.sandbox.runner",
+                   str(self.root / "source" / lesson / f"{lesson}.ipynb"),
+                   str(self.root / "submitted" / student / lesson / f"{lesson}.ipynb"), str(work),
+                   "--seed", str(seed), "--cell-timeout", str(cell_timeout),
+                   "--limits", json.dumps(limits.__dict__)]
+        return run_contained(command, cwd=work, env=env, timeout=timeout)
 
     def run(self, *args, seed=None, timeout=None):
         """Run ``nbgrader ARGS`` in the course directory.

@@ -39,6 +39,26 @@ def _descendants():
     return {p.pid: p for p in psutil.Process().children(recursive=True)}
 
 
+def descendant_pids():
+    """The pids of this process's descendants now (to pass to ``kill_new_descendants`` later)."""
+    return set(_descendants())
+
+
+def kill_tree(pid):
+    """Kill the process ``pid`` and all its descendants."""
+    try:
+        root = psutil.Process(pid)
+        victims = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return
+    for process in victims:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(victims, timeout=5)
+
+
 def kill_new_descendants(before):
     """Kill every descendant of this process whose pid is not in ``before``; return their number."""
     victims = [p for pid, p in _descendants().items() if pid not in before]
@@ -56,13 +76,14 @@ def run_contained(command, cwd, env, timeout=None):
 
     Output goes through temporary files, not pipes: a process the command leaves behind
     could hold a pipe open and make the caller wait for it. Whatever the outcome, processes
-    the command started that are still alive afterwards are killed.
+    the command started that are still below it afterwards are killed. (Orphans re-parented
+    to this process are for the caller's ``kill_new_descendants``: several commands may run
+    at once, so this function cannot tell whose they are.)
 
     Returns:
         A ``Finished`` record.
     """
     become_subreaper()
-    before = set(_descendants())
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                    stdout=out, stderr=err, text=True, start_new_session=True)
@@ -72,7 +93,7 @@ def run_contained(command, cwd, env, timeout=None):
         except subprocess.TimeoutExpired:
             timed_out = True
         finally:
-            kill_new_descendants(before)
+            kill_tree(process.pid)
             process.wait()
         out.seek(0)
         err.seek(0)

@@ -18,6 +18,7 @@ import functools
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,12 +30,14 @@ import re
 
 import psutil
 
+from ..processes import kill_tree
 from .confine import Limits
 from .protocol import Decoder, Encoder, ProtocolError, receive, send
 
 # set by the grader while it grades: the student process that test code talks to
 ACTIVE = None
 INTERRUPT_GRACE_SECONDS = 5
+LOG_TAIL_BYTES = 20_000
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -134,7 +137,8 @@ class StudentProcess:
         self._reply, reply_write = os.pipe()
         log = log or self._scratch
         self._stderr_path = os.path.join(log, "student-stderr.txt")
-        with open(os.path.join(log, "student-stdout.txt"), "wb") as out, \
+        self._stdout_path = os.path.join(log, "student-stdout.txt")
+        with open(self._stdout_path, "wb") as out, \
                 open(self._stderr_path, "wb") as err:
             self.process = subprocess.Popen(
                 [sys.executable, "-I", "-m", "tfclinic.sandbox.worker", str(request_read),
@@ -165,6 +169,9 @@ class StudentProcess:
         for fd in (self._request, self._reply):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        for path in (self._stderr_path, self._stdout_path):
+            _keep_tail(path)
+        shutil.rmtree(self._scratch, ignore_errors=True)
 
     def _end(self, status, message):
         if self.ended is None:
@@ -298,17 +305,21 @@ class StudentProcess:
             raise StudentCodeError(": ".join(str(p) for p in reply["error"][:2]))
 
 
+def _keep_tail(path, size=LOG_TAIL_BYTES):
+    """Cut a log the student process wrote down to its last ``size`` bytes."""
+    with contextlib.suppress(OSError), open(path, "r+b") as handle:
+        length = handle.seek(0, os.SEEK_END)
+        if length > size:
+            handle.seek(length - size)
+            tail = handle.read()
+            handle.seek(0)
+            handle.write(tail)
+            handle.truncate()
+
+
 def _reference(value):
     return value._tree if isinstance(value, StudentFunction) else None
 
 
 def _kill_tree(process):
-    try:
-        root = psutil.Process(process.pid)
-        victims = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return
-    for victim in victims:
-        with contextlib.suppress(psutil.Error):
-            victim.kill()
-    psutil.wait_procs(victims, timeout=5)
+    kill_tree(process.pid)
