@@ -56,7 +56,7 @@ def test_grade_writes_csv_feedback_and_names_the_corrupt_notebook(tmp_path):
 
 
 @pytest.mark.slow
-def test_regrading_the_same_folder_gives_fresh_scores(tmp_path):
+def test_regrading_a_resubmission_without_tests_gives_fresh_scores(tmp_path):
     submissions = tmp_path / "submissions"
     notebook = submissions / "ada" / "shapes" / "shapes.ipynb"
     notebook.parent.mkdir(parents=True)
@@ -65,7 +65,10 @@ def test_regrading_the_same_folder_gives_fresh_scores(tmp_path):
     first = grade_quietly(submissions, out)
     assert first[0].score == 10 and (out / MARKER).is_file()
 
-    nbformat.write(exercise("shapes"), notebook)  # a resubmission that is worse
+    # a resubmission that is worse, and deletes every test cell
+    worse = exercise("shapes")
+    worse.cells = [c for c in worse.cells if not c.metadata.get("nbgrader", {}).get("grade")]
+    nbformat.write(worse, notebook)
     (submissions / "ada" / "unknown-lesson").mkdir()
     (submissions / "bob" / "shapes").mkdir(parents=True)  # a folder with no notebook in it
     warnings = []

@@ -141,7 +141,7 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
     out = prepare_output(out)
     course = NbgraderCourse(project, out / "nbgrader", gradebook=out / "gradebook.db")
     lessons = sorted({lesson for _, lesson, _ in found})
-    for name in lessons:
+    for name in lessons:  # one at a time: generate_assignment writes the gradebook
         course.add_source(name)
         done = course.run("generate_assignment", name, "--force")
         if done.returncode != 0:
@@ -152,14 +152,15 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
 
     from nbgrader.api import Gradebook
 
-    grades = {}
+    grades, unconfined = {}, set()
     with Gradebook(f"sqlite:///{course.gradebook}") as gradebook, \
             ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(_grade_one, course, student, name, notebook, max_scores[name], seed,
                                timeout, limits, cell_timeout, jobs): (student, name)
                    for student, name, notebook in found}
         for index, future in enumerate(as_completed(futures), start=1):
-            row, tests, seconds = future.result()
+            row, tests, seconds, confined = future.result()
+            unconfined.update(layer for layer, held in confined.items() if not held)
             grades[futures[future]] = row
             _record(gradebook, row, tests)   # this thread is the gradebook's only writer
             if row.status != GRADED:
@@ -167,21 +168,24 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
             report(f"[{index}/{len(found)}] {row.student}/{row.lesson}: {row.score:g}/{row.max_score:g} "
                    f"{row.status} ({seconds:.1f} s)")
     kill_new_descendants(before)
+    if unconfined:
+        warn("this machine could not confine student code fully: no " + ", ".join(sorted(unconfined))
+             + " confinement (see tfclinic.sandbox.confine; Linux with Landlock is needed)")
     rows = [grades[(student, name)] for student, name, _ in found]
-    _collect_feedback(course, out, rows, warn)
+    _collect_feedback(course, out, rows, warn, jobs)
     write_csv(rows, out / "grades.csv")
     return rows
 
 
 def _grade_one(course, student, lesson, notebook, max_score, seed, timeout, limits, cell_timeout, jobs):
-    """Grade one submission in a runner process; returns ``(Grade, tests, seconds)``."""
+    """Grade one submission in a runner process; returns ``(Grade, tests, seconds, confined)``."""
     start = time.perf_counter()
     if not notebook.is_file():
-        return Grade(student, lesson, 0, max_score, MISSING, f"no {lesson}.ipynb in {notebook.parent}"), {}, 0.0
+        return _ungraded(student, lesson, max_score, MISSING, f"no {lesson}.ipynb in {notebook.parent}")
     try:
         read_notebook(notebook)
     except TfclinicError as error:
-        return Grade(student, lesson, 0, max_score, CORRUPT, str(error).split(": ", 1)[-1]), {}, 0.0
+        return _ungraded(student, lesson, max_score, CORRUPT, str(error).split(": ", 1)[-1])
     course.add_submission(student, lesson, notebook)
     work = course.path("graded", student, lesson).parent
     shutil.rmtree(work, ignore_errors=True)
@@ -191,17 +195,22 @@ def _grade_one(course, student, lesson, notebook, max_score, seed, timeout, limi
     seconds = time.perf_counter() - start
     result_file = work / "result.json"
     if done.timed_out:
-        return Grade(student, lesson, 0, max_score, TIMEOUT,
-                     f"grading was stopped after {timeout:g} s; does a cell loop forever?"), {}, seconds
+        return _ungraded(student, lesson, max_score, TIMEOUT,
+                         f"grading was stopped after {timeout:g} s; does a cell loop forever?", seconds)
     if done.returncode != 0 or not result_file.is_file():
-        return Grade(student, lesson, 0, max_score, FAILED, last_error_line(done)), {}, seconds
+        return _ungraded(student, lesson, max_score, FAILED, last_error_line(done), seconds)
     result = json.loads(result_file.read_text())
     tests = result["tests"]
     target = course.path("autograded", student, lesson)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(work / "autograded.ipynb", target)
     score = sum(test["score"] for test in tests.values())
-    return Grade(student, lesson, score, max_score, result["status"], result["message"]), tests, seconds
+    return (Grade(student, lesson, score, max_score, result["status"], result["message"]), tests, seconds,
+            result["confined"])
+
+
+def _ungraded(student, lesson, max_score, status, message, seconds=0.0):
+    return Grade(student, lesson, 0, max_score, status, message), {}, seconds, {}
 
 
 def _record(gradebook, row, tests):
@@ -218,10 +227,12 @@ def _record(gradebook, row, tests):
     gradebook.db.commit()
 
 
-def _collect_feedback(course, out, grades, warn):
+def _collect_feedback(course, out, grades, warn, jobs):
     with_notebook = [g for g in grades if course.path("autograded", g.student, g.lesson).is_file()]
-    for lesson in sorted({g.lesson for g in with_notebook}):
-        done = course.run("generate_feedback", lesson, "--force")
+    lessons = sorted({g.lesson for g in with_notebook})
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # feedback only reads the gradebook
+        rendered = list(pool.map(lambda name: course.run("generate_feedback", name, "--force"), lessons))
+    for lesson, done in zip(lessons, rendered):
         if done.returncode != 0:
             warn(f"feedback for {lesson} failed: {last_error_line(done)}")
     for row in with_notebook:

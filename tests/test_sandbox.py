@@ -1,0 +1,120 @@
+"""The sandbox's parts on their own: the data-only protocol and the confinement layers."""
+
+import io
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from tfclinic.sandbox.confine import landlock_abi
+from tfclinic.sandbox.protocol import Decoder, Encoder, ProtocolError, receive, send
+
+
+def round_trip(value, store=None, resolve=None):
+    """Send ``value`` through a pipe as the protocol does; return what arrives."""
+    encoder = Encoder(store=store)
+    tree = encoder.encode(value)
+    read, write = os.pipe()
+    try:
+        send(write, {"value": tree}, encoder.arrays)
+        meta, arrays = receive(read)
+    finally:
+        os.close(read)
+        os.close(write)
+    return Decoder(arrays, resolve or (lambda tree: ("resolved", tree))).decode(meta["value"])
+
+
+def test_plain_data_arrives_with_its_types():
+    value = {1.0: math.nan, "rates": [0.1, (2, "x")], "a": np.arange(6, dtype=np.int32).reshape(2, 3),
+             "s": np.float32(1.5), "none": None, "flag": True}
+    back = round_trip(value)
+    assert math.isnan(back[1.0]) and back["rates"] == [0.1, (2, "x")]
+    assert back["a"].dtype == np.int32 and back["a"].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert type(back["s"]) is np.float32 and back["s"] == 1.5
+    assert back["none"] is None and back["flag"] is True
+
+
+def test_objects_become_handles_on_the_student_side():
+    class AlwaysEqual:
+        def __eq__(self, other):
+            return True
+
+    stored = []
+    back = round_trip(AlwaysEqual(), store=lambda obj: stored.append(obj) or 7)
+    assert back == ("resolved", ["handle", 7]) and isinstance(stored[0], AlwaysEqual)
+
+
+def test_subclasses_of_plain_types_arrive_as_the_plain_type():
+    class Liar(float):
+        def __eq__(self, other):
+            return True
+
+    back = round_trip([Liar(2.0)])
+    assert type(back[0]) is float and back[0] != 3.0
+
+
+def test_the_grader_side_refuses_to_send_objects():
+    with pytest.raises(ProtocolError, match="cannot be sent"):
+        Encoder().encode(object())
+
+
+def test_pickled_arrays_and_unknown_tags_are_refused():
+    read, write = os.pipe()
+    try:
+        buffer = io.BytesIO()
+        np.savez(buffer, __meta__=np.frombuffer(b'{"value": ["py", 1]}', np.uint8),
+                 bad=np.array([object()], dtype=object))
+        payload = buffer.getvalue()
+        os.write(write, len(payload).to_bytes(8, "big") + payload)
+        with pytest.raises(ProtocolError):
+            receive(read)
+    finally:
+        os.close(read)
+        os.close(write)
+    for tree in (["pickle", "x"], ["py", [1]], ["array", "missing"], "bare"):
+        with pytest.raises(ProtocolError):
+            Decoder({}, resolve=None).decode(tree)
+
+
+def test_oversized_messages_are_refused():
+    read, write = os.pipe()
+    try:
+        os.write(write, (10**9).to_bytes(8, "big"))
+        with pytest.raises(ProtocolError, match="over the limit"):
+            receive(read)
+    finally:
+        os.close(read)
+        os.close(write)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Landlock and namespaces are Linux")
+def test_a_confined_process_sees_only_its_folder(tmp_path):
+    outside = tmp_path / "secret.txt"
+    outside.write_text("answer key")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    code = textwrap.dedent(f"""
+        import os, socket
+        from tfclinic.sandbox.confine import confine
+        print(sorted(k for k, v in confine({str(workdir)!r}).items() if v))
+        open({str(workdir / 'mine.txt')!r}, 'w').write('ok')
+        for attempt in (lambda: open({str(outside)!r}).read(), lambda: os.kill(os.getppid(), 0),
+                        lambda: socket.create_connection(('127.0.0.1', 9), timeout=1)):
+            try:
+                attempt()
+                print('ALLOWED')
+            except OSError as error:
+                print('refused', type(error).__name__)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert landlock_abi() >= 6, "this machine's kernel cannot confine student code"
+    assert lines[0] == "['files', 'limits', 'network', 'processes']"
+    assert (workdir / "mine.txt").read_text() == "ok"
+    assert lines[1:] == ["refused PermissionError"] * 3 or \
+        (lines[1:3] == ["refused PermissionError"] * 2 and lines[3].startswith("refused")), lines
