@@ -6,6 +6,8 @@ from bs4 import BeautifulSoup
 
 from lesson_variants import exercise, grade_notebooks, solution, solution_notebook_text
 
+pytestmark = pytest.mark.xdist_group("feedback")  # one worker grades the module's class once
+
 ATTACKS = {
     "markdown": "Done!\n\n<script>alert('markdown')</script>\n<img src=x onerror=\"alert('img')\">",
     "code": ("from IPython.display import HTML, Javascript, display\n"

@@ -19,6 +19,8 @@ from bs4 import BeautifulSoup
 
 from lesson_variants import ROOT, cell, exercise, solution
 
+pytestmark = pytest.mark.xdist_group("untrusted")  # one worker grades the module's class once
+
 LINGER_MARKER = "tfclinic-linger-marker"
 LAST_SOLUTION = "shapes-loss"  # output of solution cells is shown in feedback: attacks print there
 
@@ -216,8 +218,10 @@ def test_tampering_earns_no_credit(graded, student):
 
 @pytest.mark.slow
 def test_tests_run_even_when_the_student_blanks_them(graded):
-    page = feedback(graded, "input_transformer")
-    assert "expected (samples, features) = (256, 8), got (8, 256)" in page
+    page = BeautifulSoup(feedback(graded, "input_transformer"), "html.parser").get_text()
+    # the transformer blanked the student's own cells, so their functions were never defined
+    assert "NameError: name 'make_features' is not defined in the student's notebook" in page
+    assert "Score: 0.0 / 10.0" in page and "Score: 2.0 / 2.0" not in page
 
 
 @pytest.mark.slow

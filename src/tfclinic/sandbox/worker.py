@@ -60,6 +60,8 @@ class Worker:
         if tag == "handle":
             return self.objects[rest[0]]
         if tag == "student":
+            if rest[0] not in self.shell.user_ns:
+                raise NameError(f"name '{rest[0]}' is not defined in the student's notebook")
             return self.shell.user_ns[rest[0]]
         module, name = rest
         if not module.startswith("tfclinic."):
