@@ -141,11 +141,11 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
     out = prepare_output(out)
     course = NbgraderCourse(project, out / "nbgrader", gradebook=out / "gradebook.db")
     lessons = sorted({lesson for _, lesson, _ in found})
-    for name in lessons:  # one at a time: generate_assignment writes the gradebook
+    for name in lessons:
         course.add_source(name)
-        done = course.run("generate_assignment", name, "--force")
-        if done.returncode != 0:
-            raise TfclinicError(f"nbgrader could not prepare {name}: {last_error_line(done)}")
+    done = course.run("generate_assignment", "*", "--force")  # every lesson, in one process
+    if done.returncode != 0:
+        raise TfclinicError(f"nbgrader could not prepare {', '.join(lessons)}: {last_error_line(done)}")
     max_scores = _max_scores(course, lessons)
     seed = lesson_seed() if seed is None else seed
     before = descendant_pids()
@@ -172,7 +172,7 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
         warn("this machine could not confine student code fully: no " + ", ".join(sorted(unconfined))
              + " confinement (see tfclinic.sandbox.confine; Linux with Landlock is needed)")
     rows = [grades[(student, name)] for student, name, _ in found]
-    _collect_feedback(course, out, rows, warn, jobs)
+    _collect_feedback(course, out, rows, warn)
     write_csv(rows, out / "grades.csv")
     return rows
 
@@ -227,14 +227,13 @@ def _record(gradebook, row, tests):
     gradebook.db.commit()
 
 
-def _collect_feedback(course, out, grades, warn, jobs):
+def _collect_feedback(course, out, grades, warn):
     with_notebook = [g for g in grades if course.path("autograded", g.student, g.lesson).is_file()]
-    lessons = sorted({g.lesson for g in with_notebook})
-    with ThreadPoolExecutor(max_workers=jobs) as pool:  # feedback only reads the gradebook
-        rendered = list(pool.map(lambda name: course.run("generate_feedback", name, "--force"), lessons))
-    for lesson, done in zip(lessons, rendered):
-        if done.returncode != 0:
-            warn(f"feedback for {lesson} failed: {last_error_line(done)}")
+    if not with_notebook:
+        return
+    done = course.run("generate_feedback", "*", "--force")  # every lesson, in one process
+    if done.returncode != 0:
+        warn(f"feedback failed: {last_error_line(done)}")
     for row in with_notebook:
         source = course.path("feedback", row.student, row.lesson, suffix=".html")
         if source.is_file():

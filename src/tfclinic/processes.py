@@ -44,31 +44,28 @@ def descendant_pids():
     return set(_descendants())
 
 
-def kill_tree(pid):
-    """Kill the process ``pid`` and all its descendants."""
-    try:
-        root = psutil.Process(pid)
-        victims = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return
+def _kill(victims):
     for process in victims:
         try:
             process.kill()
         except psutil.Error:
             pass
     psutil.wait_procs(victims, timeout=5)
+    return len(victims)
+
+
+def kill_tree(pid):
+    """Kill the process ``pid`` and all its descendants."""
+    try:
+        root = psutil.Process(pid)
+        _kill([root, *root.children(recursive=True)])
+    except psutil.Error:
+        pass
 
 
 def kill_new_descendants(before):
     """Kill every descendant of this process whose pid is not in ``before``; return their number."""
-    victims = [p for pid, p in _descendants().items() if pid not in before]
-    for process in victims:
-        try:
-            process.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(victims, timeout=5)
-    return len(victims)
+    return _kill([p for pid, p in _descendants().items() if pid not in before])
 
 
 def run_contained(command, cwd, env, timeout=None):
