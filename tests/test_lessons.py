@@ -1,11 +1,12 @@
 """What holds for every lesson: its solution runs top to bottom, fast, and passes its tests."""
 
+import importlib
 import resource
 import time
 
 import pytest
 
-from lesson_variants import ROOT, exercise, grade_notebooks, solution
+from lesson_variants import ROOT, exercise, grade_notebooks, grade_variants, solution
 from tfclinic.project import lessons, solution_notebook
 from tfclinic.validate import validate
 
@@ -51,3 +52,29 @@ def test_solution_earns_full_marks_and_exercise_none(lesson, seed, tmp_path):
     assert (grades["solution"].status, grades["solution"].score) == ("graded", full_marks)
     assert grades["solution"].max_score == full_marks
     assert (grades["exercise"].status, grades["exercise"].score) == ("graded", 0)
+
+
+# Lessons whose corpora follow the plain contract: every wrong fix below full marks, every
+# correct fix full marks. (scaling and losses assert exact partial scores in their modules.)
+PLAIN_CORPORA = ["shapes", "dtypes", "leakage"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", PLAIN_CORPORA)
+def test_plausible_wrong_fixes_do_not_earn_full_marks(lesson, tmp_path):
+    corpus = importlib.import_module(f"test_{lesson}").WRONG_FIXES
+    grades = grade_variants(lesson, corpus, tmp_path, seed=7)
+    assert sorted(grades) == sorted(corpus)
+    for name, row in grades.items():
+        assert row.status == "graded", name
+        assert row.score < _points(solution(lesson)), f"wrong fix {name!r} earned full marks"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", PLAIN_CORPORA)
+def test_other_correct_fixes_earn_full_marks(lesson, tmp_path):
+    corpus = importlib.import_module(f"test_{lesson}").OTHER_CORRECT_FIXES
+    grades = grade_variants(lesson, corpus, tmp_path, seed=8)
+    assert sorted(grades) == sorted(corpus)
+    for name, row in grades.items():
+        assert (row.status, row.score) == ("graded", _points(solution(lesson))), f"correct fix {name!r}: {row}"
