@@ -165,7 +165,7 @@ class StudentProcess:
                 send(self._request, {"op": "exit"})
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=2)
-        _kill_tree(self.process)
+        kill_tree(self.process.pid)
         for fd in (self._request, self._reply):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -176,7 +176,7 @@ class StudentProcess:
     def _end(self, status, message):
         if self.ended is None:
             self.ended = (status, message)
-        _kill_tree(self.process)
+        kill_tree(self.process.pid)
 
     def _watch_memory(self):
         limit = self.limits.memory_mb * 1024 * 1024
@@ -203,8 +203,9 @@ class StudentProcess:
                 interrupted, deadline = True, time.monotonic() + INTERRUPT_GRACE_SECONDS
                 continue
             if left <= 0:
-                self._end("timeout", f"student code ran for more than {self.call_timeout:g} s "
-                          + ("and ignored the interrupt" if interrupted else "before it was ready"))
+                self._end("timeout", f"student code ran for more than {self.call_timeout:g} s and "
+                          "ignored the interrupt" if interrupted else
+                          f"the student process was not ready within {timeout:g} s")
                 break
             ready, _, _ = select.select([self._reply], [], [], min(left, 1.0))
             if ready:
@@ -319,7 +320,3 @@ def _keep_tail(path, size=LOG_TAIL_BYTES):
 
 def _reference(value):
     return value._tree if isinstance(value, StudentFunction) else None
-
-
-def _kill_tree(process):
-    kill_tree(process.pid)
