@@ -23,6 +23,7 @@ pytestmark = pytest.mark.xdist_group("untrusted")  # one worker grades the modul
 
 LINGER_MARKER = "tfclinic-linger-marker"
 LAST_SOLUTION = "shapes-loss"  # output of solution cells is shown in feedback: attacks print there
+HIDDEN_TEST_LINE = "_table, _ = sensor_table(n_samples=37"  # from a hidden test of the shapes lesson
 
 
 def at_start(code):
@@ -135,6 +136,19 @@ def hostile_class(submissions, out, port, marker_file):
             "    inputs = keras.Input(shape=(n_features,))\n"
             "    outputs = keras.layers.Dense(1)(keras.layers.Lambda(_payload)(inputs))\n"
             "    return keras.Model(inputs, outputs)"),
+        # the student process is forked from the grader's: the hidden tests must not be in
+        # its memory, and the fork server must be out of its reach
+        "reads_memory": in_solution_cell(
+            "import gc\n"
+            f"_needle = {HIDDEN_TEST_LINE[::-1]!r}[::-1]\n"
+            "_hits = 0\n"
+            "for _object in gc.get_objects():\n"
+            "    _items = _object.values() if isinstance(_object, dict) else "
+            "_object if isinstance(_object, (list, tuple)) else ()\n"
+            "    _hits += sum(1 for _item in _items if isinstance(_item, str) and _item is not _needle "
+            "and _needle in _item)\n"
+            "print('COPIES OF THE' ' HIDDEN LINE', _hits)"),
+        "forges_runner": in_solution_cell(forged_runner_request(marker_file.parent / "forged-runner-ran.txt")),
         "duplicates_and_schema": duplicated,
         "dies": at_start("import os\nos._exit(3)"),
         "segfault": at_start("import ctypes\nctypes.string_at(0)"),
@@ -148,6 +162,36 @@ def hostile_class(submissions, out, port, marker_file):
             "code = 'import os, sys, time\\nif os.fork(): os._exit(0)\\nos.setsid()\\ntime.sleep(600)'\n"
             f"subprocess.Popen([sys.executable, '-c', code, '{LINGER_MARKER}'], start_new_session=True)"),
     }
+
+
+def forged_runner_request(marker):
+    """Code that writes a fork server request to every file descriptor of another process.
+
+    The request asks for a runner, which is not confined, on a "source" notebook the student
+    wrote: if it ever ran, ``marker`` would exist.
+    """
+    forged = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"open({str(marker)!r}, 'w').write('a forged runner ran')")])
+    return (
+        "import json, os\n"
+        f"open('forged.ipynb', 'w').write({nbformat.writes(forged)!r})\n"
+        "_here = os.getcwd()\n"
+        "_request = json.dumps({'id': 1, 'args': [_here + '/forged.ipynb', _here + '/forged.ipynb', _here],\n"
+        "                       'cwd': _here, 'env': {}, 'stdout': _here + '/o', 'stderr': _here + '/e'})\n"
+        "_opened = 0\n"
+        "for _pid in [p for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]:\n"
+        "    try:\n"
+        "        _fds = os.listdir(f'/proc/{_pid}/fd')\n"
+        "    except OSError:\n"
+        "        continue\n"
+        "    for _fd in _fds:\n"
+        "        try:\n"
+        "            with open(f'/proc/{_pid}/fd/{_fd}', 'w') as _handle:\n"
+        "                _handle.write(_request + '\\n')\n"
+        "            _opened += 1\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "print('OPENED', _opened, 'OF OTHER PROCESSES')\n")
 
 
 class Listener:
@@ -198,7 +242,7 @@ def student_output(graded, student):
 
 TAMPERING = ["input_transformer", "ast_transformer", "patches_numpy_testing", "always_equal",
              "numpy_shadow", "steals_solution", "writes_gradebook", "network", "kills_everyone",
-             "unsafe_model", "floods_output", "spawns"]
+             "unsafe_model", "floods_output", "spawns", "reads_memory", "forges_runner"]
 
 
 @pytest.mark.slow
@@ -260,6 +304,17 @@ def test_models_from_student_code_are_loaded_without_running_code(graded):
 
 
 @pytest.mark.slow
+def test_the_student_process_holds_no_hidden_tests_in_memory(graded):
+    assert "COPIES OF THE HIDDEN LINE 0" in student_output(graded, "reads_memory")
+
+
+@pytest.mark.slow
+def test_student_code_cannot_reach_the_fork_server(graded):
+    assert "OPENED 0 OF OTHER PROCESSES" in student_output(graded, "forges_runner")
+    assert not (graded["marker_file"].parent / "forged-runner-ran.txt").exists()
+
+
+@pytest.mark.slow
 def test_duplicated_cells_and_unknown_schema_do_not_stop_grading(graded):
     row = graded["rows"]["duplicates_and_schema"]
     assert (row.score, row.status) == (10, "graded")
@@ -297,7 +352,7 @@ def test_no_process_outlives_grading(graded):
 
 @pytest.mark.slow
 def test_feedback_has_no_hidden_tests_and_no_live_script(graded):
-    hidden = "_table, _ = sensor_table(n_samples=37"
+    hidden = HIDDEN_TEST_LINE
     for page_file in (graded["out"] / "feedback").glob("*/shapes.html"):
         page = page_file.read_text()
         assert hidden not in page and "HIDDEN TESTS" not in page, page_file

@@ -30,6 +30,7 @@ from .processes import descendant_pids, kill_new_descendants
 from .project import check_lesson, lessons as course_lessons
 from .runtime import lesson_seed
 from .sandbox.confine import Limits
+from .sandbox.forkserver import ForkServer
 from .validate import read_notebook
 
 MARKER = ".tfclinic-grading"
@@ -143,30 +144,12 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
     lessons = sorted({lesson for _, lesson, _ in found})
     for name in lessons:
         course.add_source(name)
-    done = course.run("generate_assignment", "*", "--force")  # every lesson, in one process
-    if done.returncode != 0:
-        raise TfclinicError(f"nbgrader could not prepare {', '.join(lessons)}: {last_error_line(done)}")
-    max_scores = _max_scores(course, lessons)
     seed = lesson_seed() if seed is None else seed
     before = descendant_pids()
 
-    from nbgrader.api import Gradebook
-
-    grades, unconfined = {}, set()
-    with Gradebook(f"sqlite:///{course.gradebook}") as gradebook, \
-            ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_grade_one, course, student, name, notebook, max_scores[name], seed,
-                               timeout, limits, cell_timeout, jobs): (student, name)
-                   for student, name, notebook in found}
-        for index, future in enumerate(as_completed(futures), start=1):
-            row, tests, seconds, confined = future.result()
-            unconfined.update(layer for layer, held in confined.items() if not held)
-            grades[futures[future]] = row
-            _record(gradebook, row, tests)   # this thread is the gradebook's only writer
-            if row.status != GRADED:
-                warn(f"{row.student}/{row.lesson}: {row.status}: {row.message}")
-            report(f"[{index}/{len(found)}] {row.student}/{row.lesson}: {row.score:g}/{row.max_score:g} "
-                   f"{row.status} ({seconds:.1f} s)")
+    with ForkServer(threads=max(1, (os.cpu_count() or 1) // jobs)) as server:
+        grades, unconfined = _grade_all(server, course, found, jobs, report, warn, seed=seed,
+                                        timeout=timeout, limits=limits, cell_timeout=cell_timeout)
     kill_new_descendants(before)
     if unconfined:
         warn("this machine could not confine student code fully: no " + ", ".join(sorted(unconfined))
@@ -177,40 +160,82 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
     return rows
 
 
-def _grade_one(course, student, lesson, notebook, max_score, seed, timeout, limits, cell_timeout, jobs):
-    """Grade one submission in a runner process; returns ``(Grade, tests, seconds, confined)``."""
+def _grade_all(server, course, found, jobs, report, warn, **options):
+    """Grade ``found`` with ``jobs`` runners; this thread alone records scores in the gradebook.
+
+    The fork server imports TensorFlow and runners start grading while nbgrader prepares
+    every lesson, in one process; scores are recorded once the gradebook exists.
+
+    Returns:
+        ``({(student, lesson): Grade}, names of confinement layers that did not hold)``.
+    """
+    from nbgrader.api import Gradebook
+
+    lessons = sorted({lesson for _, lesson, _ in found})
+    grades, unconfined = {}, set()
+    with ThreadPoolExecutor(max_workers=1) as preparer, ThreadPoolExecutor(max_workers=jobs) as pool:
+        try:
+            prepared = preparer.submit(course.run, "generate_assignment", "*", "--force")
+            futures = {pool.submit(_grade_one, server, course, student, lesson, notebook, **options):
+                       (student, lesson) for student, lesson, notebook in found}
+            done = prepared.result()
+            if done.returncode != 0:
+                raise TfclinicError(f"nbgrader could not prepare {', '.join(lessons)}: {last_error_line(done)}")
+            max_scores = _max_scores(course, lessons)
+            with Gradebook(f"sqlite:///{course.gradebook}") as gradebook:
+                for index, future in enumerate(as_completed(futures), start=1):
+                    student, lesson = futures[future]
+                    status, message, score, tests, seconds, confined = future.result()
+                    row = grades[student, lesson] = Grade(student, lesson, score, max_scores[lesson],
+                                                          status, message)
+                    unconfined.update(layer for layer, held in confined.items() if not held)
+                    _record(gradebook, row, tests)
+                    if row.status != GRADED:
+                        warn(f"{student}/{lesson}: {row.status}: {row.message}")
+                    report(f"[{index}/{len(found)}] {student}/{lesson}: {row.score:g}/{row.max_score:g} "
+                           f"{row.status} ({seconds:.1f} s)")
+        except BaseException:  # Ctrl-C, or nbgrader failed: stop every runner now
+            pool.shutdown(wait=False, cancel_futures=True)
+            server.close()
+            raise
+    return grades, unconfined
+
+
+def _grade_one(server, course, student, lesson, notebook, seed, timeout, limits, cell_timeout):
+    """Grade one submission in a runner process.
+
+    Returns:
+        ``(status, message, score, tests, seconds, confined)``.
+    """
     start = time.perf_counter()
     if not notebook.is_file():
-        return _ungraded(student, lesson, max_score, MISSING, f"no {lesson}.ipynb in {notebook.parent}")
+        return _ungraded(MISSING, f"no {lesson}.ipynb in {notebook.parent}")
     try:
         read_notebook(notebook)
     except TfclinicError as error:
-        return _ungraded(student, lesson, max_score, CORRUPT, str(error).split(": ", 1)[-1])
+        return _ungraded(CORRUPT, str(error).split(": ", 1)[-1])
     course.add_submission(student, lesson, notebook)
     work = course.path("graded", student, lesson).parent
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    done = course.grade_submission(student, lesson, work, seed=seed, timeout=timeout, limits=limits,
-                                   cell_timeout=cell_timeout, threads=max(1, (os.cpu_count() or 1) // jobs))
+    done = course.grade_submission(server, student, lesson, work, seed=seed, timeout=timeout,
+                                   limits=limits, cell_timeout=cell_timeout)
     seconds = time.perf_counter() - start
     result_file = work / "result.json"
     if done.timed_out:
-        return _ungraded(student, lesson, max_score, TIMEOUT,
-                         f"grading was stopped after {timeout:g} s; does a cell loop forever?", seconds)
+        return _ungraded(TIMEOUT, f"grading was stopped after {timeout:g} s; does a cell loop forever?", seconds)
     if done.returncode != 0 or not result_file.is_file():
-        return _ungraded(student, lesson, max_score, FAILED, last_error_line(done), seconds)
+        return _ungraded(FAILED, last_error_line(done), seconds)
     result = json.loads(result_file.read_text())
-    tests = result["tests"]
     target = course.path("autograded", student, lesson)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(work / "autograded.ipynb", target)
-    score = sum(test["score"] for test in tests.values())
-    return (Grade(student, lesson, score, max_score, result["status"], result["message"]), tests, seconds,
-            result["confined"])
+    score = sum(test["score"] for test in result["tests"].values())
+    return result["status"], result["message"], score, result["tests"], seconds, result["confined"]
 
 
-def _ungraded(student, lesson, max_score, status, message, seconds=0.0):
-    return Grade(student, lesson, 0, max_score, status, message), {}, seconds, {}
+def _ungraded(status, message, seconds=0.0):
+    return status, message, 0, {}, seconds, {}
 
 
 def _record(gradebook, row, tests):

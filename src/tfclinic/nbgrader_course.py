@@ -69,24 +69,21 @@ class NbgraderCourse:
         """Where nbgrader keeps ``lesson`` of ``student`` at ``step`` (autograded, feedback...)."""
         return self.root / step / student / lesson / f"{lesson}{suffix}"
 
-    def grade_submission(self, student, lesson, work, seed, timeout, limits, cell_timeout, threads):
+    def grade_submission(self, server, student, lesson, work, seed, timeout, limits, cell_timeout):
         """Grade the submitted ``lesson`` of ``student`` with ``tfclinic.sandbox.runner``.
 
-        The runner writes ``result.json`` and ``autograded.ipynb`` into ``work``.
+        The runner is forked by ``server`` (a ``tfclinic.sandbox.forkserver.ForkServer``) and
+        writes ``result.json``, ``autograded.ipynb`` and its logs into ``work``.
 
         Returns:
             A ``tfclinic.processes.Finished`` record.
         """
-        env = {**os.environ, **quiet_environment(), "TFCLINIC_SEED": str(seed)}
-        for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
-            env[name] = str(threads)
-        env["TF_NUM_INTEROP_THREADS"] = str(min(threads, 2))
-        command = [sys.executable, "-I", "-m", "tfclinic.sandbox.runner",
-                   str(self.root / "source" / lesson / f"{lesson}.ipynb"),
-                   str(self.root / "submitted" / student / lesson / f"{lesson}.ipynb"), str(work),
-                   "--seed", str(seed), "--cell-timeout", str(cell_timeout),
-                   "--limits", json.dumps(limits.__dict__)]
-        return run_contained(command, cwd=work, env=env, timeout=timeout)
+        args = [str(self.root / "source" / lesson / f"{lesson}.ipynb"),
+                str(self.root / "submitted" / student / lesson / f"{lesson}.ipynb"), str(work),
+                "--seed", str(seed), "--cell-timeout", str(cell_timeout),
+                "--limits", json.dumps(limits.__dict__)]
+        return server.run(args, cwd=work, env={"TFCLINIC_SEED": str(seed)}, timeout=timeout,
+                          stdout=work / "runner-stdout.txt", stderr=work / "runner-stderr.txt")
 
     def run(self, *args, seed=None, timeout=None):
         """Run ``nbgrader ARGS`` in the course directory.

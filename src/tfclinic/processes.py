@@ -7,9 +7,12 @@ instead of to init, so after each run all new descendants can be found and kille
 """
 
 import ctypes
+import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 
 import psutil
@@ -52,6 +55,53 @@ def _kill(victims):
             pass
     psutil.wait_procs(victims, timeout=5)
     return len(victims)
+
+
+def close_other_fds(keep):
+    """Close every file descriptor of this process above 2 except those in ``keep``."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = range(3, os.sysconf("SC_OPEN_MAX"))
+    for fd in fds:
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class ForkedChild:
+    """A child made with ``os.fork``, with the part of ``subprocess.Popen`` the sandbox uses."""
+
+    def __init__(self, pid):
+        self.pid, self.returncode = pid, None
+        self._lock = threading.Lock()
+
+    def poll(self):
+        """The exit code (negative for a signal), or None while it runs."""
+        with self._lock:
+            if self.returncode is None:
+                try:
+                    pid, status = os.waitpid(self.pid, os.WNOHANG)
+                except ChildProcessError:  # reaped elsewhere; like Popen, report 0
+                    pid, status = self.pid, 0
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+            return self.returncode
+
+    def wait(self, timeout=None):
+        """Wait for the exit code; raises ``subprocess.TimeoutExpired`` after ``timeout`` s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout)
+            time.sleep(0.01)
+        return self.returncode
+
+    def send_signal(self, signum):
+        if self.poll() is None:
+            os.kill(self.pid, signum)
 
 
 def kill_tree(pid):

@@ -90,19 +90,11 @@ def _error(name, message):
 class Grading:
     """One submission being graded: the source notebook, the student process, the outputs."""
 
-    def __init__(self, source, submission, workdir, seed, limits, cell_timeout, log):
-        self.source, self.submission = source, submission
+    def __init__(self, source, submission, process, cell_timeout):
+        self.source, self.submission, self.process = source, submission, process
         self.cell_timeout = cell_timeout
         self.test_ids = {grade_id(c) for c in source.cells
                          if c.cell_type == "code" and cell_kind(c) == TEST}
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir),
-               "TMPDIR": str(workdir), "KERAS_HOME": str(workdir), "MPLCONFIGDIR": str(workdir),
-               "MPLBACKEND": "Agg", "TFCLINIC_SEED": str(seed), "TF_CPP_MIN_LOG_LEVEL": "3",
-               "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONDONTWRITEBYTECODE": "1"}
-        for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-            if name in os.environ:
-                env[name] = os.environ[name]
-        self.process = StudentProcess(workdir, env, limits, call_timeout=cell_timeout, log=log)
         self.student_outputs = {}  # submission cell index -> outputs
         self.ready = threading.Event()
         self.setup_error = None
@@ -184,6 +176,19 @@ class Grading:
         return outputs, error
 
 
+def student_environment(workdir, seed):
+    """The student process's whole environment: its own folder, quiet TensorFlow, the seed."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir),
+           "TMPDIR": str(workdir), "KERAS_HOME": str(workdir), "MPLCONFIGDIR": str(workdir),
+           "MPLBACKEND": "Agg", "TFCLINIC_SEED": str(seed), "TF_CPP_MIN_LOG_LEVEL": "3",
+           "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
+                 "OPENBLAS_NUM_THREADS", "CUDA_VISIBLE_DEVICES"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
 def _raise_cell_timeout(signum, frame):
     raise CellTimeout("the test cell ran out of time")
 
@@ -206,20 +211,22 @@ def grade_submission(source_path, submission_path, outdir, seed=0, limits=Limits
     """Grade one submission; write ``result.json`` and ``autograded.ipynb`` into ``outdir``."""
     start = time.perf_counter()
     outdir = Path(outdir)
-    source = nbformat.read(source_path, as_version=4)
-    submission = nbformat.read(submission_path, as_version=4)
     workdir = Path(tempfile.mkdtemp(prefix="tfclinic-student-"))
-    grading = Grading(source, submission, workdir, seed, limits, cell_timeout, log=outdir)
+    # fork the student process first: it must not inherit the notebooks, hidden tests included
+    process = StudentProcess(workdir, student_environment(workdir, seed), limits,
+                             call_timeout=cell_timeout, log=outdir)
     try:
+        source = nbformat.read(source_path, as_version=4)
+        submission = nbformat.read(submission_path, as_version=4)
+        grading = Grading(source, submission, process, cell_timeout)
         tests, notebook = grading.run()
     finally:
-        grading.process.stop()
+        process.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    status, message = grading.process.ended or ("graded", "")
+    status, message = process.ended or ("graded", "")
     if grading.setup_error:
         status, message = "crashed", grading.setup_error
-    result = {"status": status, "message": message, "tests": tests,
-              "confined": grading.process.confined, "seconds": time.perf_counter() - start}
+    result = {"status": status, "message": message, "tests": tests, "confined": process.confined, "seconds": time.perf_counter() - start}
     nbformat.write(notebook, outdir / "autograded.ipynb")
     (outdir / "result.json").write_text(json.dumps(result, indent=1))
     return result

@@ -15,7 +15,6 @@ Two hooks make test cells read the same in a notebook and in the grader:
 
 import contextlib
 import functools
-import json
 import os
 import select
 import shutil
@@ -30,7 +29,7 @@ import re
 
 import psutil
 
-from ..processes import kill_tree
+from ..processes import ForkedChild, kill_tree
 from .confine import Limits
 from .protocol import Decoder, Encoder, ProtocolError, receive, send
 
@@ -117,7 +116,10 @@ def _notebook_namespace():
 
 
 class StudentProcess:
-    """One confined worker process (``tfclinic.sandbox.worker``) and the channel to it.
+    """One confined student process (``tfclinic.sandbox.worker``) and the channel to it.
+
+    The process is forked from this one, so create it before reading anything that student
+    code must not see (the source notebook with its hidden tests).
 
     Args:
         workdir: its private working folder (created empty by the caller).
@@ -138,25 +140,32 @@ class StudentProcess:
         log = log or self._scratch
         self._stderr_path = os.path.join(log, "student-stderr.txt")
         self._stdout_path = os.path.join(log, "student-stdout.txt")
-        with open(self._stdout_path, "wb") as out, \
-                open(self._stderr_path, "wb") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", "-m", "tfclinic.sandbox.worker", str(request_read),
-                 str(reply_write), self.workdir, json.dumps(limits.__dict__)],
-                pass_fds=(request_read, reply_write), cwd=self.workdir, env=env,
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            from .worker import become_student_process
+
+            become_student_process(request_read, reply_write, self.workdir, limits, env,
+                                   self._stdout_path, self._stderr_path)
+        self.process = ForkedChild(pid)
         os.close(request_read)
         os.close(reply_write)
-        self._lock = threading.Lock()
+        self._lock, self._ready = threading.Lock(), False
         threading.Thread(target=self._watch_memory, daemon=True).start()
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def wait_ready(self, timeout=120):
         """Wait for the worker to confine itself; returns which confinement layers hold."""
-        meta, _ = self._receive(timeout, interruptible=False)
-        self.confined = meta.get("confined", {})
+        with self._lock:
+            self._wait_ready(timeout)
         return self.confined
+
+    def _wait_ready(self, timeout=120):
+        if not self._ready:  # the first message; the caller holds the lock
+            meta, _ = self._receive(timeout, interruptible=False)
+            self.confined, self._ready = meta.get("confined", {}), True
 
     def stop(self):
         """Stop the worker and everything it started."""
@@ -245,6 +254,7 @@ class StudentProcess:
         with self._lock:
             if self.ended:
                 raise StudentProcessEnded(self.ended[1])
+            self._wait_ready()
             try:
                 send(self._request, meta, arrays)
             except OSError:

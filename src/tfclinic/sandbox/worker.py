@@ -1,15 +1,15 @@
 """The student process: confines itself, runs the student's cells, answers calls with data.
 
-Started by ``tfclinic.sandbox.student.StudentProcess`` as
-``python -I -m tfclinic.sandbox.worker REQUEST_FD REPLY_FD WORKDIR LIMITS_JSON``. Nothing here
-is trusted by the grader: whatever this process sends back is checked as data there.
+Forked by ``tfclinic.sandbox.student.StudentProcess`` (see ``become_student_process``).
+Nothing here is trusted by the grader: whatever this process sends back is checked as data
+there.
 """
 
 import contextlib
 import io
-import json
 import os
 import sys
+import tempfile
 import traceback
 
 OUTPUT_CHARS_PER_REQUEST = 20_000
@@ -128,18 +128,38 @@ class Worker:
         return [type(error).__name__, str(error)[:2000]]
 
 
-def main():
-    request_fd, reply_fd, workdir, limits = sys.argv[1:5]
-    from .confine import Limits, confine
+def become_student_process(request_fd, reply_fd, workdir, limits, env, stdout, stderr):
+    """In a child just forked by the grader: confine it, then serve requests; never returns.
 
-    confined = confine(workdir, Limits(**json.loads(limits)))
-    os.chdir(workdir)
+    Only ``request_fd``, ``reply_fd`` and the two log files stay open, and the environment is
+    replaced by ``env``. The grader forks before it reads any notebook, so the memory this
+    process inherits holds imported modules, not tests.
+    """
+    from ..processes import close_other_fds
+    from .confine import confine
     from .protocol import send
 
-    worker = Worker(int(request_fd), int(reply_fd), workdir)
-    send(int(reply_fd), {"op": "ready", "confined": confined})
-    worker.serve()
-
-
-if __name__ == "__main__":
-    main()
+    code = 0
+    try:
+        for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
+                                (1, stdout, os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+                                (2, stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
+            opened = os.open(path, flags, 0o600)
+            os.dup2(opened, fd)
+            os.close(opened)
+        close_other_fds(keep={request_fd, reply_fd})
+        os.environ.clear()
+        os.environ.update(env)
+        tempfile.tempdir = None  # chosen again, from TMPDIR: the private folder
+        os.chdir(workdir)
+        confined = confine(workdir, limits)
+        worker = Worker(request_fd, reply_fd, workdir)
+        send(reply_fd, {"op": "ready", "confined": confined})
+        worker.serve()
+    except BaseException:  # noqa: BLE001 - the grader sees the exit status and stderr
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
