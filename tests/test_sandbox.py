@@ -118,3 +118,39 @@ def test_a_confined_process_sees_only_its_folder(tmp_path):
     assert (workdir / "mine.txt").read_text() == "ok"
     assert lines[1:] == ["refused PermissionError"] * 3 or \
         (lines[1:3] == ["refused PermissionError"] * 2 and lines[3].startswith("refused")), lines
+
+
+def _notebook(path, *sources):
+    import nbformat
+
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources]), path)
+    return path
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is for Linux")
+def test_the_fork_server_runs_stops_and_outlives_a_runner(tmp_path):
+    import json
+
+    import psutil
+
+    from tfclinic.sandbox.forkserver import ForkServer
+
+    slow = _notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(60)")
+    quick = _notebook(tmp_path / "quick.ipynb", "x = 1")
+    with ForkServer() as server:
+        def run(notebook, timeout):
+            work = tmp_path / notebook.stem
+            work.mkdir()
+            done = server.run([str(notebook), str(notebook), str(work)], cwd=work, env={},
+                              stdout=work / "out.txt", stderr=work / "err.txt", timeout=timeout)
+            return done, work
+
+        done, _ = run(slow, timeout=5)
+        assert done.timed_out and done.returncode != 0
+        assert psutil.Process(server.process.pid).children(recursive=True) == []
+        done, work = run(quick, timeout=60)  # the server keeps serving after a runner was killed
+        assert (done.returncode, done.timed_out) == (0, False), done.stderr
+        assert json.loads((work / "result.json").read_text())["status"] == "graded"
+    assert server.process.poll() is not None
+    ended = server.run(["x"], cwd=tmp_path, env={}, stdout=tmp_path / "o", stderr=tmp_path / "e")
+    assert ended.returncode == 1 and "ended" in ended.stderr

@@ -42,6 +42,10 @@ PRELOAD = ("numpy", "tensorflow", "keras", "nbformat", "IPython.core.interactive
            "tfclinic.sandbox.runner")
 
 
+# How long the server may take to fork a runner; its first fork waits for its imports.
+START_SECONDS = 300
+
+
 def server_environment(threads):
     """Variables for the fork server's environment, for runners that may use ``threads`` cores."""
     from ..runtime import quiet_environment
@@ -112,11 +116,13 @@ class ForkServer:
     def run(self, args, cwd, env, stdout, stderr, timeout=None):
         """Run ``python -m tfclinic.sandbox.runner ARGS`` as a fork; kill it after ``timeout`` s.
 
+        ``timeout`` counts from the fork: the server's own start (importing TensorFlow) is
+        not the submission's time, and has a limit of its own (``START_SECONDS``).
+
         Returns:
             A ``tfclinic.processes.Finished`` record, its output read from ``stdout`` and
             ``stderr`` (files the runner writes).
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
         replies = queue.Queue()
         with self._lock:
             self._next += 1
@@ -133,10 +139,10 @@ class ForkServer:
                 except OSError:
                     replies.put(None)
         try:
-            started = _next_reply(replies, deadline)
+            started = _next_reply(replies, time.monotonic() + START_SECONDS)
             reply, timed_out = None, False
             if started:
-                reply = _next_reply(replies, deadline)
+                reply = _next_reply(replies, None if timeout is None else time.monotonic() + timeout)
                 if reply is None and not self._ended:
                     timed_out = True
                     kill_tree(started["pid"])
@@ -145,7 +151,8 @@ class ForkServer:
             with self._lock:
                 del self._waiting[key]
         if reply is None:
-            return Finished(1, "", f"the fork server ended early\n{_read(self.log)[-2000:]}", timed_out)
+            why = "ended early" if self._ended else f"started no runner within {START_SECONDS} s"
+            return Finished(1, "", f"the fork server {why}\n{_read(self.log)[-2000:]}", timed_out)
         return Finished(reply["exit"], _read(stdout), _read(stderr), timed_out)
 
 

@@ -133,6 +133,7 @@ class StudentProcess:
     def __init__(self, workdir, env, limits=Limits(), call_timeout=30, log=None):
         self.workdir, self.limits, self.call_timeout = str(workdir), limits, call_timeout
         self.ended = None  # (status, message) once it can take no more requests
+        self._stopping = False
         self.confined = {}
         self._scratch = tempfile.mkdtemp(prefix="tfclinic-models-")
         request_read, self._request = os.pipe()
@@ -168,7 +169,12 @@ class StudentProcess:
             self.confined, self._ready = meta.get("confined", {}), True
 
     def stop(self):
-        """Stop the worker and everything it started."""
+        """Stop the worker and everything it started.
+
+        A request still in flight (a cell after the last test) then ends without being
+        counted as a crash.
+        """
+        self._stopping = True
         if self.process.poll() is None:
             with contextlib.suppress(OSError):
                 send(self._request, {"op": "exit"})
@@ -183,9 +189,12 @@ class StudentProcess:
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     def _end(self, status, message):
-        if self.ended is None:
+        if self.ended is None and not self._stopping:
             self.ended = (status, message)
         kill_tree(self.process.pid)
+
+    def _gone(self):
+        return StudentProcessEnded(self.ended[1] if self.ended else "the grader stopped the student process")
 
     def _watch_memory(self):
         limit = self.limits.memory_mb * 1024 * 1024
@@ -229,7 +238,7 @@ class StudentProcess:
                 if interrupted:
                     meta["error"] = ["TimeoutError", f"stopped after {self.call_timeout:g} s"]
                 return meta, arrays
-        raise StudentProcessEnded(self.ended[1])
+        raise self._gone()
 
     def _death_reason(self):
         try:
@@ -252,14 +261,14 @@ class StudentProcess:
             StudentProcessEnded: the process is gone or had to be stopped.
         """
         with self._lock:
-            if self.ended:
-                raise StudentProcessEnded(self.ended[1])
+            if self.ended or self._stopping:
+                raise self._gone()
             self._wait_ready()
             try:
                 send(self._request, meta, arrays)
             except OSError:
                 self._end(*self._death_reason())
-                raise StudentProcessEnded(self.ended[1]) from None
+                raise self._gone() from None
             reply, reply_arrays = self._receive(timeout or self.call_timeout)
             if reply.get("memory"):
                 self.ended = self.ended or ("out of memory", "student code ran out of memory "
