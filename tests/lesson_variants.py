@@ -5,12 +5,14 @@ fixes that look plausible, and other correct fixes. Each variant is the solution
 with one solution cell edited, graded by the real ``tfclinic grade`` pipeline.
 """
 
+import atexit
 import copy
 from pathlib import Path
 
 import nbformat
 
 from tfclinic.grading import grade
+from tfclinic.sandbox.forkserver import ForkServer
 from tfclinic.project import exercise_notebook, solution_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,8 +48,23 @@ def with_cell_source(notebook, grade_id, source):
     return variant
 
 
+_server = None
+
+
+def fork_server():
+    """One fork server per test process, shared by every grading run of the lesson tests.
+
+    It imports TensorFlow once instead of once per test; each run still forks fresh runners.
+    """
+    global _server
+    if _server is None or _server.process.poll() is not None:  # none yet, or a failed run stopped it
+        _server = ForkServer()
+        atexit.register(_server.close)
+    return _server
+
+
 def grade_notebooks(lesson, notebooks, tmp_path, seed=None):
-    """Grade ``{student: notebook}`` for ``lesson`` with ``tfclinic grade``.
+    """Grade ``{student: notebook}`` for ``lesson`` with ``tfclinic grade`` (scores, no feedback).
 
     Returns:
         ``{student: Grade}``.
@@ -58,7 +75,8 @@ def grade_notebooks(lesson, notebooks, tmp_path, seed=None):
         folder.mkdir(parents=True)
         nbformat.write(notebook, folder / f"{lesson}.ipynb")
     rows = grade(ROOT, submissions, Path(tmp_path) / f"graded-{seed}", seed=seed,
-                 report=lambda line: None, warn=lambda line: None)
+                 report=lambda line: None, warn=lambda line: None, feedback=False,
+                 server=fork_server())
     return {row.student: row for row in rows}
 
 

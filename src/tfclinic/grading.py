@@ -16,11 +16,11 @@ gradebook, the CSV and the feedback.
 
 import csv
 import json
-import os
 import shutil
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -102,7 +102,8 @@ def _max_scores(course, lessons):
 
 
 def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_TIMEOUT_SECONDS,
-          jobs=1, limits=Limits(), cell_timeout=CELL_TIMEOUT_SECONDS, report=print, warn=print):
+          jobs=1, limits=Limits(), cell_timeout=CELL_TIMEOUT_SECONDS, report=print, warn=print,
+          feedback=True, server=None):
     """Autograde every submission under ``submissions`` into the fresh folder ``out``.
 
     Args:
@@ -117,6 +118,9 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
         cell_timeout: seconds one cell, or one call into student code, may take.
         report: called with one progress line per submission, as it finishes.
         warn: called with one line per submission or folder that could not be graded.
+        feedback: write ``out/feedback/`` (tests of scores alone skip it).
+        server: a running ``ForkServer`` to reuse across calls; by default one is started
+            for this call and stopped at its end.
 
     Returns:
         The list of ``Grade`` rows, also written to ``out/grades.csv``.
@@ -147,7 +151,7 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
     seed = lesson_seed() if seed is None else seed
     before = descendant_pids()
 
-    with ForkServer(threads=max(1, (os.cpu_count() or 1) // jobs)) as server:
+    with nullcontext(server) if server else ForkServer(jobs) as server:
         grades, unconfined = _grade_all(server, course, found, jobs, report, warn, seed=seed,
                                         timeout=timeout, limits=limits, cell_timeout=cell_timeout)
     kill_new_descendants(before)
@@ -155,7 +159,8 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
         warn("this machine could not confine student code fully: no " + ", ".join(sorted(unconfined))
              + " confinement (see tfclinic.sandbox.confine; Linux with Landlock is needed)")
     rows = [grades[(student, name)] for student, name, _ in found]
-    _collect_feedback(course, out, rows, warn)
+    if feedback:
+        _collect_feedback(course, out, rows, warn)
     write_csv(rows, out / "grades.csv")
     return rows
 

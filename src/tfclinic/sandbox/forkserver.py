@@ -62,10 +62,12 @@ class ForkServer:
     server has no address that anything else could connect to; runners close both.
 
     Args:
-        threads: cores each runner may use (the machine's cores divided by the jobs).
+        jobs: how many runners will run at once; each may use the machine's cores divided
+            by ``jobs`` for TensorFlow's threads.
     """
 
-    def __init__(self, threads=1):
+    def __init__(self, jobs=1):
+        threads = max(1, (os.cpu_count() or 1) // jobs)
         self.folder = tempfile.mkdtemp(prefix="tfclinic-forkserver-")  # mode 0700
         self.log = os.path.join(self.folder, "stderr.txt")
         replies, reply_end = os.pipe()
