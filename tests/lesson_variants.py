@@ -63,8 +63,8 @@ def fork_server():
     return _server
 
 
-def grade_notebooks(lesson, notebooks, tmp_path, seed=None):
-    """Grade ``{student: notebook}`` for ``lesson`` with ``tfclinic grade`` (scores, no feedback).
+def grade_notebooks(lesson, notebooks, tmp_path, seed=None, feedback=False):
+    """Grade ``{student: notebook}`` for ``lesson`` with ``tfclinic grade``; feedback on request.
 
     Returns:
         ``{student: Grade}``.
@@ -75,7 +75,7 @@ def grade_notebooks(lesson, notebooks, tmp_path, seed=None):
         folder.mkdir(parents=True)
         nbformat.write(notebook, folder / f"{lesson}.ipynb")
     rows = grade(ROOT, submissions, Path(tmp_path) / f"graded-{seed}", seed=seed,
-                 report=lambda line: None, warn=lambda line: None, feedback=False,
+                 report=lambda line: None, warn=lambda line: None, feedback=feedback,
                  server=fork_server())
     return {row.student: row for row in rows}
 

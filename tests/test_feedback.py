@@ -25,7 +25,8 @@ def hostile(notebook):
 @pytest.fixture(scope="module")
 def feedback(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("feedback")
-    grades = grade_notebooks("shapes", {"ada": hostile(solution("shapes")), "bob": exercise("shapes")}, tmp)
+    grades = grade_notebooks("shapes", {"ada": hostile(solution("shapes")), "bob": exercise("shapes")},
+                             tmp, feedback=True)
     assert grades["ada"].score == grades["ada"].max_score
     folder = tmp / "graded-None" / "feedback"
     return {student: (folder / student / "shapes.html").read_text() for student in ("ada", "bob")}
