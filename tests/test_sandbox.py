@@ -154,3 +154,34 @@ def test_the_fork_server_runs_stops_and_outlives_a_runner(tmp_path):
     assert server.process.poll() is not None
     ended = server.run(["x"], cwd=tmp_path, env={}, stdout=tmp_path / "o", stderr=tmp_path / "e")
     assert ended.returncode == 1 and "ended" in ended.stderr
+
+
+def test_core_sets_split_the_cores_between_jobs(monkeypatch):
+    from tfclinic.sandbox.forkserver import core_sets
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert core_sets(1) == [None]
+    assert core_sets(2) == [[0, 2], [1, 3]]
+    assert core_sets(4) == [[0], [1], [2], [3]]
+    assert core_sets(5) == [None] * 5  # more jobs than cores: leave it to the scheduler
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity is Linux-only")
+def test_runners_at_once_keep_to_cores_of_their_own(tmp_path):
+    import ast
+
+    from tfclinic.sandbox.forkserver import ForkServer, core_sets
+
+    probe = _notebook(tmp_path / "probe.ipynb",  # a trusted cell: it runs in the runner itself
+                      "import os\nopen('cores.txt', 'w').write(repr(sorted(os.sched_getaffinity(0))))")
+    seen = []
+    with ForkServer(jobs=2) as server:
+        for run in range(2):
+            work = tmp_path / f"run{run}"
+            work.mkdir()
+            done = server.run([str(probe), str(probe), str(work)], cwd=work, env={},
+                              stdout=work / "out.txt", stderr=work / "err.txt", timeout=60)
+            assert done.returncode == 0, done.stderr
+            seen.append(ast.literal_eval((work / "cores.txt").read_text()))
+    everything = sorted(os.sched_getaffinity(0))
+    assert sorted(seen) == sorted(cores or everything for cores in core_sets(2))
