@@ -160,7 +160,7 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
              + " confinement (see tfclinic.sandbox.confine; Linux with Landlock is needed)")
     rows = [grades[(student, name)] for student, name, _ in found]
     if feedback:
-        _collect_feedback(course, out, rows, warn)
+        _collect_feedback(course, out, rows, jobs, warn)
     write_csv(rows, out / "grades.csv")
     return rows
 
@@ -257,13 +257,24 @@ def _record(gradebook, row, tests):
     gradebook.db.commit()
 
 
-def _collect_feedback(course, out, grades, warn):
+def _collect_feedback(course, out, grades, jobs, warn):
+    """Render feedback with nbgrader, ``jobs`` processes at once, each for a share of the students."""
     with_notebook = [g for g in grades if course.path("autograded", g.student, g.lesson).is_file()]
     if not with_notebook:
         return
-    done = course.run("generate_feedback", "*", "--force")  # every lesson, in one process
-    if done.returncode != 0:
-        warn(f"feedback failed: {last_error_line(done)}")
+    students = sorted({g.student for g in with_notebook})
+    # nbgrader takes a comma-separated list of students to leave out; a name with a comma can't be in one
+    shares = 1 if any("," in s for s in students) else min(jobs, len(students))
+
+    def render(share):
+        others = [s for index, s in enumerate(students) if index % shares != share]
+        exclude = [f"--CourseDirectory.student_id_exclude={','.join(others)}"] if others else []
+        return course.run("generate_feedback", "*", "--force", *exclude)  # every lesson, in one process
+
+    with ThreadPoolExecutor(max_workers=shares) as pool:
+        for done in pool.map(render, range(shares)):
+            if done.returncode != 0:
+                warn(f"feedback failed: {last_error_line(done)}")
     for row in with_notebook:
         source = course.path("feedback", row.student, row.lesson, suffix=".html")
         if source.is_file():
