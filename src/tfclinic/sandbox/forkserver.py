@@ -14,7 +14,7 @@ The server is a child subreaper: a process that outlives its runner (a daemon th
 code started, a student process whose runner was killed) is re-parented to it and killed.
 
 Wire format: the grader writes one JSON line per request to the server's stdin,
-``{"id", "args", "cwd", "env", "stdout", "stderr"}``; the server answers on its reply pipe
+``{"id", "args", "cwd", "env", "cores", "stdout", "stderr"}``; the server answers on its reply pipe
 with ``{"id", "pid"}`` when the runner has started and ``{"id", "exit"}`` when it has ended
 (negative: killed by a signal). There is no socket: nothing but the grader can reach it.
 """
