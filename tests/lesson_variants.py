@@ -12,8 +12,8 @@ from pathlib import Path
 import nbformat
 
 from tfclinic.grading import grade
-from tfclinic.sandbox.forkserver import ForkServer
 from tfclinic.project import exercise_notebook, solution_notebook
+from tfclinic.sandbox.forkserver import ForkServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -127,6 +127,13 @@ def _notebook(path, *sources):
     return path
 
 
+def _run_notebook(server, notebook, work, timeout):
+    """Have ``server`` fork a runner that grades ``notebook`` against itself in ``work``."""
+    work.mkdir()
+    return server.run([str(notebook), str(notebook), str(work)], cwd=work, env={},
+                      stdout=work / "out.txt", stderr=work / "err.txt", timeout=timeout)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is for Linux")
 def test_the_fork_server_runs_stops_and_outlives_a_runner(tmp_path):
     import json
@@ -138,19 +145,13 @@ def test_the_fork_server_runs_stops_and_outlives_a_runner(tmp_path):
     slow = _notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(60)")
     quick = _notebook(tmp_path / "quick.ipynb", "x = 1")
     with ForkServer() as server:
-        def run(notebook, timeout):
-            work = tmp_path / notebook.stem
-            work.mkdir()
-            done = server.run([str(notebook), str(notebook), str(work)], cwd=work, env={},
-                              stdout=work / "out.txt", stderr=work / "err.txt", timeout=timeout)
-            return done, work
-
-        done, _ = run(slow, timeout=5)
+        done = _run_notebook(server, slow, tmp_path / "slow", timeout=5)
         assert done.timed_out and done.returncode != 0
         assert psutil.Process(server.process.pid).children(recursive=True) == []
-        done, work = run(quick, timeout=60)  # the server keeps serving after a runner was killed
+        # the server keeps serving after a runner was killed
+        done = _run_notebook(server, quick, tmp_path / "quick", timeout=60)
         assert (done.returncode, done.timed_out) == (0, False), done.stderr
-        assert json.loads((work / "result.json").read_text())["status"] == "graded"
+        assert json.loads((tmp_path / "quick" / "result.json").read_text())["status"] == "graded"
     assert server.process.poll() is not None
     ended = server.run(["x"], cwd=tmp_path, env={}, stdout=tmp_path / "o", stderr=tmp_path / "e")
     assert ended.returncode == 1 and "ended" in ended.stderr
@@ -177,11 +178,8 @@ def test_runners_at_once_keep_to_cores_of_their_own(tmp_path):
     seen = []
     with ForkServer(jobs=2) as server:
         for run in range(2):
-            work = tmp_path / f"run{run}"
-            work.mkdir()
-            done = server.run([str(probe), str(probe), str(work)], cwd=work, env={},
-                              stdout=work / "out.txt", stderr=work / "err.txt", timeout=60)
+            done = _run_notebook(server, probe, tmp_path / f"run{run}", timeout=60)
             assert done.returncode == 0, done.stderr
-            seen.append(ast.literal_eval((work / "cores.txt").read_text()))
+            seen.append(ast.literal_eval((tmp_path / f"run{run}" / "cores.txt").read_text()))
     everything = sorted(os.sched_getaffinity(0))
     assert sorted(seen) == sorted(cores or everything for cores in core_sets(2))
