@@ -1,6 +1,7 @@
 """The sandbox's parts on their own: the data-only protocol and the confinement layers."""
 
 import io
+import json
 import math
 import os
 import subprocess
@@ -136,8 +137,6 @@ def _run_notebook(server, notebook, work, timeout):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is for Linux")
 def test_the_fork_server_runs_stops_and_outlives_a_runner(tmp_path):
-    import json
-
     import psutil
 
     from tfclinic.sandbox.forkserver import ForkServer
@@ -183,3 +182,27 @@ def test_runners_at_once_keep_to_cores_of_their_own(tmp_path):
             seen.append(ast.literal_eval((tmp_path / f"run{run}" / "cores.txt").read_text()))
     everything = sorted(os.sched_getaffinity(0))
     assert sorted(seen) == sorted(cores or everything for cores in core_sets(2))
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux-only")
+def test_runners_and_student_processes_run_as_batch_jobs(tmp_path):
+    import nbformat
+
+    from tfclinic.sandbox.forkserver import ForkServer
+
+    cells = [nbformat.v4.new_code_cell("import os\npolicy = os.sched_getscheduler(0)"),  # runner
+             nbformat.v4.new_code_cell("print(__import__('os').sched_getscheduler(0))",  # student
+                                       metadata={"nbgrader": {"solution": True, "grade_id": "probe"}}),
+             nbformat.v4.new_code_cell("assert policy == os.SCHED_BATCH, policy",
+                                       metadata={"nbgrader": {"grade": True, "grade_id": "runner",
+                                                              "points": 1}})]
+    notebook = tmp_path / "probe.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), notebook)
+    with ForkServer() as server:
+        done = _run_notebook(server, notebook, tmp_path / "run", timeout=60)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["tests"]["runner"]["score"] == 1, result
+    graded = nbformat.read(tmp_path / "run" / "autograded.ipynb", as_version=4)
+    assert graded.cells[1].outputs[0]["text"].strip() == str(os.SCHED_BATCH)
+    assert os.sched_getscheduler(0) != os.SCHED_BATCH  # the grader itself is left as it was

@@ -10,6 +10,13 @@ Forking is only safe from a single-threaded process, with no GPU context: the se
 one thread, its environment pins NumPy to one thread, and grading hides GPUs (tiny models,
 and the same scores on every machine).
 
+Runners and student processes run under Linux's ``SCHED_BATCH`` policy: a thread that is
+woken does not preempt the one that woke it. At the end of every epoch of ``model.fit``
+tf.data wakes a helper thread and then waits for it to exit; preempting its waker, the
+helper finds no reason to exit yet and sleeps out a timeout of 20-40 ms (seen with strace)
+while the core stays idle. On one core, grading the losses solution took 9.7 s, 3 s of them
+idle; as a batch job, 8.0 s. Scores do not change, only the order threads get the CPU in.
+
 The server is a child subreaper: a process that outlives its runner (a daemon that student
 code started, a student process whose runner was killed) is re-parented to it and killed.
 
@@ -266,6 +273,8 @@ def _become_runner(request):
         os.setsid()
         if request.get("cores"):
             os.sched_setaffinity(0, request["cores"])
+        if hasattr(os, "SCHED_BATCH"):  # Linux; inherited by the student process
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
         for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
                                 (1, request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
                                 (2, request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
