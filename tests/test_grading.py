@@ -97,3 +97,25 @@ def test_a_correct_answer_that_warns_on_stderr_is_not_a_failure(tmp_path):
     assert stderr and "input_shape" in stderr[0], "the warning did not reach the test cell's stderr"
     assert re.search(STDERR_IGNORE_PATTERN, stderr[0])
     assert _failure(cell(notebook, "shapes-build-model-test")) == ""
+
+
+def test_nbgrader_starts_without_the_slow_unused_import():
+    def imported(module):
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", module, "--version"],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "nbgrader version" in done.stdout, done.stderr[-2000:]
+        return {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+
+    # lark is the parser library that rfc3987_syntax builds its grammar with
+    assert "nbformat" in imported("tfclinic.nbgrader_main")
+    assert "lark" not in imported("tfclinic.nbgrader_main")
+    assert "lark" in imported("nbgrader")  # what the skip saves where it is installed
+
+
+def test_notebooks_still_validate_without_the_slow_unused_import():
+    code = ("from tfclinic.processes import skip_slow_unused_imports\nskip_slow_unused_imports()\n"
+            "import nbformat\nnb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x')])\n"
+            "nbformat.validate(nb)\nnb.cells[0]['source'] = 3\n"
+            "try:\n    nbformat.validate(nb)\nexcept nbformat.ValidationError:\n    print('rejected')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "rejected", done.stderr

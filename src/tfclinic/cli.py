@@ -10,6 +10,7 @@ import time
 
 from .errors import TfclinicError
 from .nbgrader_course import SUBMISSION_TIMEOUT_SECONDS
+from .processes import skip_slow_unused_imports
 from .workshop import DEFAULT_PORT
 
 
@@ -181,6 +182,7 @@ def parser():
 
 def main(argv=None):
     """Entry point of the ``tfclinic`` script; returns the exit status."""
+    skip_slow_unused_imports()
     args = parser().parse_args(argv)
     try:
         return args.run(args)

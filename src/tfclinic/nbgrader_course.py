@@ -3,7 +3,8 @@
 nbgrader wants its own layout (``source/``, ``release/``, ``submitted/``...) and a gradebook.
 tfclinic keeps its repository layout (``solutions/``, ``exercises/``) and builds that layout
 on demand, so nbgrader never writes logs or databases into the checkout. nbgrader runs in a
-child process: a crash there is reported, it never takes the caller down.
+child process (``tfclinic.nbgrader_main``): a crash there is reported, it never takes the
+caller down.
 """
 
 import json
@@ -106,7 +107,7 @@ class NbgraderCourse:
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         if seed is not None:
             env["TFCLINIC_SEED"] = str(seed)
-        done = run_contained([sys.executable, "-m", "nbgrader", *args], cwd=self.root, env=env,
+        done = run_contained([sys.executable, "-m", "tfclinic.nbgrader_main", *args], cwd=self.root, env=env,
                              timeout=timeout)
         if "Exception while loading config file" in done.stderr:
             detail = [line.strip() for line in done.stderr.splitlines() if line.strip()]

@@ -26,6 +26,7 @@ with ``{"id", "pid"}`` when the runner has started and ``{"id", "exit"}`` when i
 (negative: killed by a signal). There is no socket: nothing but the grader can reach it.
 """
 
+import contextlib
 import json
 import os
 import select
@@ -41,7 +42,8 @@ import traceback
 
 import psutil
 
-from ..processes import Finished, become_subreaper, close_other_fds, kill_tree
+from ..processes import (Finished, become_subreaper, close_other_fds, kill_tree,
+                         skip_slow_unused_imports)
 
 # Modules every runner and student process needs; imported once, before any fork.
 PRELOAD = ("numpy", "tensorflow", "keras", "nbformat", "IPython.core.interactiveshell",
@@ -208,6 +210,7 @@ def _read(path):
 def serve(reply_fd):
     """Fork a runner per request read from stdin, until stdin closes; reply on ``reply_fd``."""
     replies = os.fdopen(reply_fd, "wb", buffering=0)
+    skip_slow_unused_imports()
     for module in PRELOAD:
         __import__(module)
     become_subreaper()
@@ -273,7 +276,7 @@ def _become_runner(request):
         os.setsid()
         if request.get("cores"):
             os.sched_setaffinity(0, request["cores"])
-        if hasattr(os, "SCHED_BATCH"):  # Linux; inherited by the student process
+        with contextlib.suppress(AttributeError, OSError):  # Linux; inherited by the student process
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
         for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
                                 (1, request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
