@@ -107,8 +107,8 @@ class NbgraderCourse:
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         if seed is not None:
             env["TFCLINIC_SEED"] = str(seed)
-        done = run_contained([sys.executable, "-m", "tfclinic.nbgrader_main", *args], cwd=self.root, env=env,
-                             timeout=timeout)
+        done = run_contained([sys.executable, "-m", "tfclinic.nbgrader_main", *args], cwd=self.root,
+                             env=env, timeout=timeout)
         if "Exception while loading config file" in done.stderr:
             detail = [line.strip() for line in done.stderr.splitlines() if line.strip()]
             raise TfclinicError("nbgrader could not load autograder/nbgrader_config.py: "

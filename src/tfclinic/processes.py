@@ -20,8 +20,8 @@ import psutil
 _PR_SET_CHILD_SUBREAPER = 36
 
 # jsonschema imports rfc3987_syntax where it is installed (jupyter-events asks for it), and
-# that import builds a grammar: 1.3 s of CPU in every process that imports nbformat. Neither
-# nbformat nor nbgrader checks the IRI formats it serves.
+# that import builds a grammar: 1.3 s of CPU in every process that imports nbformat. The
+# module checks IRI formats, which neither nbformat nor nbgrader validates.
 SLOW_UNUSED_MODULES = ("rfc3987_syntax",)
 
 
