@@ -119,8 +119,9 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
         report: called with one progress line per submission, as it finishes.
         warn: called with one line per submission or folder that could not be graded.
         feedback: write ``out/feedback/`` (tests of scores alone skip it).
-        server: a running ``ForkServer`` to reuse across calls; by default one is started
-            for this call and stopped at its end.
+        server: a running ``ForkServer`` to reuse across calls, started with the same
+            ``jobs`` (it runs that many runners at once); by default one is started for this
+            call and stopped at its end.
 
     Returns:
         The list of ``Grade`` rows, also written to ``out/grades.csv``.
