@@ -4,108 +4,17 @@ import numpy as np
 import pytest
 
 from lesson_variants import cell, solution, solution_namespace
+from tfclinic.wrong_fixes import as_cell_edits
 
 LESSON = "dtypes"
 SEEDS = [0, 1, 2, 3, 4]
 FULL_MARKS = 10
 THRESHOLD = 0.05  # the training test's limit on the trained model's binary cross-entropy
 
-# Plausible wrong fixes: each one moves or adds a cast and still gets a dtype wrong.
-# The corpora below are graded by tests/test_lessons.py (one test for the lessons that share them).
-WRONG_FIXES = {
-    # the cast comes after the uint8 sum has already wrapped around
-    "cast-after-the-sum": ("dtypes-preprocess", '''
-def preprocess(frames, labels):
-    frames = tf.convert_to_tensor(frames)
-    labels = tf.cast(labels, tf.int32)
-    total = tf.cast(frames[:, 0] + frames[:, 1], tf.float32)
-    pixels = tf.reshape(total, (tf.shape(total)[0], -1))
-    mean = tf.reduce_mean(pixels, axis=0)
-    std = tf.math.reduce_std(pixels, axis=0)
-    return (pixels - mean) / std, labels
-'''),
-    # a wider integer fixes the overflow, but the mean of integers still truncates
-    "widen-to-int32": ("dtypes-preprocess", '''
-def preprocess(frames, labels):
-    frames = tf.cast(frames, tf.int32)
-    labels = tf.cast(labels, tf.int32)
-    total = frames[:, 0] + frames[:, 1]
-    pixels = tf.reshape(total, (tf.shape(total)[0], -1))
-    mean = tf.reduce_mean(pixels, axis=0)
-    std = tf.math.reduce_std(tf.cast(pixels, tf.float32), axis=0)
-    return (tf.cast(pixels, tf.float32) - tf.cast(mean, tf.float32)) / std, labels
-'''),
-    # halving each exposure in uint8 avoids the overflow by throwing away the odd bit
-    "halve-each-exposure": ("dtypes-preprocess", '''
-def preprocess(frames, labels):
-    frames = tf.convert_to_tensor(frames)
-    labels = tf.cast(labels, tf.int32)
-    total = tf.cast(frames[:, 0] // 2 + frames[:, 1] // 2, tf.float32)
-    pixels = tf.reshape(total, (tf.shape(total)[0], -1))
-    mean = tf.reduce_mean(pixels, axis=0)
-    std = tf.math.reduce_std(pixels, axis=0)
-    return (pixels - mean) / std, labels
-'''),
-    # right numbers, but float64 features: twice the memory, and not what was asked
-    "float64-throughout": ("dtypes-preprocess", '''
-def preprocess(frames, labels):
-    frames = tf.cast(frames, tf.float64)
-    labels = tf.cast(labels, tf.int32)
-    total = frames[:, 0] + frames[:, 1]
-    pixels = tf.reshape(total, (tf.shape(total)[0], -1))
-    mean = tf.reduce_mean(pixels, axis=0)
-    std = tf.math.reduce_std(pixels, axis=0)
-    return (pixels - mean) / std, labels
-'''),
-    # int64 is an integer, but not the int32 asked for
-    "labels-int64": ("dtypes-preprocess", '''
-def preprocess(frames, labels):
-    frames = tf.cast(frames, tf.float32)
-    labels = tf.cast(labels, tf.int64)
-    total = frames[:, 0] + frames[:, 1]
-    pixels = tf.reshape(total, (tf.shape(total)[0], -1))
-    mean = tf.reduce_mean(pixels, axis=0)
-    std = tf.math.reduce_std(pixels, axis=0)
-    return (pixels - mean) / std, labels
-'''),
-    # the dtypes agree, the wrong way round: an integer logit has no gradient
-    "cast-logits-to-the-labels": ("dtypes-train-step", '''
-def train_step(model, optimizer, features, labels):
-    with tf.GradientTape() as tape:
-        logits = model(features, training=True)[:, 0]
-        loss = tf.reduce_mean(tf.square(labels - tf.cast(tf.round(logits), labels.dtype)))
-    gradients = tape.gradient(loss, model.trainable_variables)
-    optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-    predicted = tf.cast(logits > 0, tf.float32)
-    accuracy = tf.reduce_mean(tf.cast(predicted == tf.cast(labels, tf.float32), tf.float32))
-    return tf.cast(loss, tf.float32), accuracy
-'''),
-    # the cast comes after the integer mean has already truncated
-    "cast-the-accuracy-after-the-mean": ("dtypes-train-step", '''
-def train_step(model, optimizer, features, labels):
-    with tf.GradientTape() as tape:
-        logits = model(features, training=True)[:, 0]
-        targets = tf.cast(labels, logits.dtype)
-        loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits))
-    gradients = tape.gradient(loss, model.trainable_variables)
-    optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-    predicted = tf.cast(logits > 0, labels.dtype)
-    accuracy = tf.cast(tf.reduce_mean(tf.cast(predicted == labels, tf.int32)), tf.float32)
-    return loss, accuracy
-'''),
-    # labels cast correctly, but cross-entropy on probabilities applied to logits
-    "cross-entropy-without-from-logits": ("dtypes-train-step", '''
-def train_step(model, optimizer, features, labels):
-    with tf.GradientTape() as tape:
-        logits = model(features, training=True)[:, 0]
-        targets = tf.cast(labels, logits.dtype)
-        loss = keras.losses.binary_crossentropy(targets, logits)
-    gradients = tape.gradient(loss, model.trainable_variables)
-    optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-    accuracy = tf.reduce_mean(tf.cast(tf.cast(logits > 0, tf.int32) == labels, tf.float32))
-    return loss, accuracy
-'''),
-}
+# Plausible wrong fixes: each one moves or adds a cast and still gets a dtype wrong. They live in tfclinic.wrong_fixes,
+# which the instructor guide reads too. The corpora below are graded by tests/test_lessons.py
+# (one test for the lessons that share them).
+WRONG_FIXES = as_cell_edits(LESSON)
 
 # Other correct repairs, with the casts in other places; all must earn full marks.
 OTHER_CORRECT_FIXES = {

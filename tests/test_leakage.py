@@ -10,6 +10,7 @@ import pytest
 
 from lesson_variants import cell, exercise, solution
 from tfclinic.leakage import shared_rows
+from tfclinic.wrong_fixes import as_cell_edits
 
 LESSON = "leakage"
 SEEDS = [0, 1, 2, 3, 4]
@@ -116,76 +117,10 @@ def test_fast_on_100k_rows():
 
 # --- the lesson's grader -------------------------------------------------------------------
 
-# Plausible wrong fixes: each one looks like a repair and still leaks or breaks the data.
-# The corpora below are graded by tests/test_lessons.py (one test for the lessons that share them).
-WRONG_FIXES = {
-    # drops a column, but not the one filled in after churning
-    "drop-wrong-column": ("leakage-choose-features", '''
-def choose_features(table):
-    names = [name for name in table if name != "late_payments"]
-    return np.column_stack([np.asarray(table[name], dtype="float32") for name in names])
-'''),
-    # removes copies inside each part, so a customer can still sit on both sides
-    "deduplicate-each-part": ("leakage-split-rows", '''
-def split_rows(x, y, test_fraction=0.25, seed=0):
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(x))
-    n_test = int(round(test_fraction * len(x)))
-    parts = []
-    for rows in (order[n_test:], order[:n_test]):
-        _, first = np.unique(x[rows], axis=0, return_index=True)
-        parts.append(rows[np.sort(first)])
-    train, test = parts
-    return x[train], x[test], y[train], y[test]
-'''),
-    # np.unique sorts the rows: the labels no longer belong to them
-    "unique-rows-forget-labels": ("leakage-split-rows", '''
-def split_rows(x, y, test_fraction=0.25, seed=0):
-    rng = np.random.default_rng(seed)
-    x = np.unique(x, axis=0)
-    y = y[:len(x)]
-    order = rng.permutation(len(x))
-    n_test = int(round(test_fraction * len(x)))
-    test, train = order[:n_test], order[n_test:]
-    return x[train], x[test], y[train], y[test]
-'''),
-    # no copies shared, but the test part is the sorted tail: long-tenure customers only
-    "unique-rows-split-sorted": ("leakage-split-rows", '''
-def split_rows(x, y, test_fraction=0.25, seed=0):
-    x, first = np.unique(x, axis=0, return_index=True)
-    y = y[first]
-    n_test = int(round(test_fraction * len(x)))
-    return x[:-n_test], x[-n_test:], y[:-n_test], y[-n_test:]
-'''),
-    # statistics from the training part, but the epoch is still chosen by the test score
-    "adapt-on-train-stop-on-test": ("leakage-fit-model", '''
-def fit_model(x_train, y_train, x_test, y_test):
-    normalize = keras.layers.Normalization()
-    normalize.adapt(x_train)
-    stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=2, restore_best_weights=True)
-    model = keras.Sequential([keras.Input(shape=(x_train.shape[1],)), normalize,
-                              keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="binary_crossentropy", metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=20, batch_size=64, verbose=0,
-              validation_data=(x_test, y_test), callbacks=[stop])
-    return model
-'''),
-    # early stopping on the training part, but the statistics still include the test rows
-    "stop-on-validation-adapt-on-all": ("leakage-fit-model", '''
-def fit_model(x_train, y_train, x_test, y_test):
-    normalize = keras.layers.Normalization()
-    normalize.adapt(np.concatenate([x_train, x_test]))
-    stop = keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True)
-    model = keras.Sequential([keras.Input(shape=(x_train.shape[1],)), normalize,
-                              keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="binary_crossentropy", metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=20, batch_size=64, verbose=0, validation_split=0.2,
-              callbacks=[stop])
-    return model
-'''),
-}
+# Plausible wrong fixes: each one looks like a repair and still leaks or breaks the data. They live in tfclinic.wrong_fixes,
+# which the instructor guide reads too. The corpora below are graded by tests/test_lessons.py
+# (one test for the lessons that share them).
+WRONG_FIXES = as_cell_edits(LESSON)
 
 # Other correct repairs, written the way students write them; all must earn full marks.
 OTHER_CORRECT_FIXES = {

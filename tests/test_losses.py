@@ -8,128 +8,21 @@ import numpy as np
 import pytest
 
 from lesson_variants import cell, grade_variants, solution, solution_namespace
+from tfclinic.wrong_fixes import (ADAM, INTEGERS, ONE_HOT, binary, initial, multiclass, picker,
+                                  regressor, wrong_fixes)
 
 LESSON = "losses"
 SEEDS = [0, 1, 2, 3, 4]
 FULL_MARKS = 10
 POINTS_PER_CELL = 2
 
-_BINARY = '''
-def build_binary_classifier(n_features):
-    inputs = keras.Input(shape=(n_features,))
-    hidden = keras.layers.Dense(16, activation="relu")(inputs)
-    outputs = keras.layers.Dense(1, activation={activation})(hidden)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer={optimizer}, loss={loss})
-    return model
-'''
-
-_MULTICLASS = '''
-def prepare_labels(labels, n_classes):
-    return {labels}
-
-
-def build_multiclass_classifier(n_features, n_classes):
-    inputs = keras.Input(shape=(n_features,))
-    hidden = keras.layers.Dense(32, activation="relu")(inputs)
-    outputs = keras.layers.Dense(n_classes, activation={activation})(hidden)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer={optimizer}, loss={loss})
-    return model
-'''
-
-_REGRESSOR = '''
-def build_regressor(n_features):
-    inputs = keras.Input(shape=(n_features,))
-    hidden = keras.layers.Dense(16, activation="relu")(inputs)
-    outputs = keras.layers.Dense(1, activation={activation})(hidden)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer={optimizer}, loss={loss})
-    return model
-'''
-
-_INITIAL = '''
-def expected_initial_loss(n_classes):
-    return {formula}
-
-
-def initial_loss_is_sane(model, x, labels, n_classes, tolerance=1.0):
-    first = model.evaluate(x, labels, verbose=0, return_dict=True)["loss"]
-    return abs(first - expected_initial_loss(n_classes)) < tolerance
-'''
-
-ADAM = "keras.optimizers.Adam(learning_rate=0.01)"
-INTEGERS = "np.asarray(labels)"
-ONE_HOT = "keras.utils.to_categorical(labels, n_classes)"
-
-
-def binary(activation, optimizer, loss):
-    return ("losses-binary", _BINARY.format(activation=activation, optimizer=optimizer, loss=loss))
-
-
-def multiclass(labels, activation, optimizer, loss):
-    return ("losses-multiclass", _MULTICLASS.format(labels=labels, activation=activation,
-                                                    optimizer=optimizer, loss=loss))
-
-
-def regressor(activation, optimizer, loss='"mse"'):
-    return ("losses-regressor", _REGRESSOR.format(activation=activation, optimizer=optimizer,
-                                                  loss=loss))
-
-
-def initial(formula):
-    return ("losses-initial-loss", _INITIAL.format(formula=formula))
-
-
-def picker(body):
-    return ("losses-pick-learning-rate", "def pick_learning_rate(final_losses):\n" + body)
-
-
 # Plausible wrong fixes: each repairs half of a cell, or repairs it in a way that only looks
-# right. Each must cost exactly the points of its own cell.
-WRONG_FIXES = {
-    "binary": {
-        # the learning rate stays at 1e-6: consistent, and nothing is learned
-        "pairing-fixed-rate-still-tiny": binary('"sigmoid"', "keras.optimizers.Adam(1e-6)",
-                                                '"binary_crossentropy"'),
-        # the learning rate is repaired, the logits are still read as probabilities
-        "rate-fixed-logits-read-as-probabilities": binary("None", ADAM, '"binary_crossentropy"'),
-        # trains (Keras 3 repairs it with a warning) but says the opposite of what it does
-        "sigmoid-and-from-logits": binary(
-            '"sigmoid"', ADAM, "keras.losses.BinaryCrossentropy(from_logits=True)"),
-        # loss falls like a correct model's while every prediction is 1
-        "softmax-over-one-unit": binary('"softmax"', ADAM, '"binary_crossentropy"'),
-        "rate-overshoots-to-one": binary('"sigmoid"', "keras.optimizers.Adam(1.0)",
-                                         '"binary_crossentropy"'),
-    },
-    "multiclass": {
-        # Keras stops with a shape error
-        "one-hot-labels-sparse-loss": multiclass(ONE_HOT, '"softmax"', ADAM,
-                                                 '"sparse_categorical_crossentropy"'),
-        # works for the four classes in the notebook only
-        "one-hot-for-four-classes": multiclass("np.eye(4)[labels]", '"softmax"', ADAM,
-                                               '"categorical_crossentropy"'),
-        "logits-read-as-probabilities": multiclass(INTEGERS, "None", ADAM,
-                                                   '"sparse_categorical_crossentropy"'),
-        "mean-squared-error-on-one-hot": multiclass(ONE_HOT, '"softmax"', ADAM, '"mse"'),
-    },
-    "initial-loss": {
-        "log-base-2": initial("math.log2(n_classes)"),
-        "log-of-chance": initial("math.log(1 / n_classes)"),
-    },
-    "regressor": {
-        # relu lets the output above 1 but not below 0
-        "relu-output": regressor('"relu"', ADAM),
-        "output-fixed-rate-still-one": regressor("None", "keras.optimizers.SGD(learning_rate=1.0)"),
-        "rate-fixed-sigmoid-kept": regressor('"sigmoid"', ADAM),
-    },
-    "pick-learning-rate": {
-        "sorted-first": picker("    return sorted(final_losses, key=final_losses.get)[0]\n"),
-        # nan becomes 0.0: the diverged run now looks perfect
-        "nan-to-zero": picker("    return min(final_losses, key=lambda rate: "
-                              "np.nan_to_num(final_losses[rate]))\n"),
-    },
-}
+# right. Each must cost exactly the points of its own cell. They live in tfclinic.wrong_fixes,
+# which the instructor guide reads too, grouped here by cell: {part: {name: (grade_id, source)}}.
+WRONG_FIXES = {}
+for _fix in wrong_fixes(LESSON):
+    _part = WRONG_FIXES.setdefault(_fix.cell.removeprefix("losses-"), {})
+    _part[_fix.name] = (_fix.cell, _fix.source)
 
 # Other correct repairs, written the way students write them; all must earn full marks.
 OTHER_CORRECT_FIXES = {

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from lesson_variants import cell, grade_notebooks, solution, solution_namespace, with_cell_source
+from tfclinic.wrong_fixes import wrong_fixes
 
 LESSON = "scaling"
 SEEDS = [0, 1, 2, 3, 4]
@@ -11,64 +12,9 @@ FULL_MARKS = 10
 PIPELINE = "scaling-make-pipeline"
 
 # Plausible wrong fixes, each with the score it must get (the cells it passes show which
-# test catches which mistake: learns 4, train-only 3, same-transform 3).
-WRONG_FIXES = {
-    # one mean and one std for the whole matrix: the columns still differ by 1e6
-    "scalar-statistics": (0, '''
-def make_pipeline(x_train):
-    mean, std = x_train.mean(), x_train.std()
-    return (lambda features: (features - mean) / std), build_model(x_train.shape[1])
-'''),
-    # the same mistake with the Keras layer
-    "normalization-axis-none": (0, '''
-def make_pipeline(x_train):
-    normalizer = keras.layers.Normalization(axis=None)
-    normalizer.adapt(x_train)
-    return unchanged, build_model(x_train.shape[1], preprocessing=[normalizer])
-'''),
-    # an unadapted Normalization layer silently passes its inputs through
-    "forgot-adapt": (0, '''
-def make_pipeline(x_train):
-    return unchanged, build_model(x_train.shape[1], preprocessing=[keras.layers.Normalization()])
-'''),
-    # the units of this notebook's table, typed in: no leak, but nothing learned from data
-    "hard-coded-units": (3, '''
-def make_pipeline(x_train):
-    units = np.array([0.01, 1.0, 100.0, 10000.0], dtype="float32")
-    return (lambda features: features / units - 5.0), build_model(x_train.shape[1])
-'''),
-    # statistics of every split: leaks validation and test data into training
-    "fit-on-all-data": (0, '''
-def make_pipeline(x_train):
-    normalizer = keras.layers.Normalization()
-    normalizer.adapt(np.concatenate([x_train, x_val, x_test]))
-    return unchanged, build_model(x_train.shape[1], preprocessing=[normalizer])
-'''),
-    # every split (and every request) scaled by its own statistics: learns, then fails serving
-    "each-split-own-statistics": (7, '''
-def make_pipeline(x_train):
-    def prepare(features):
-        return (features - features.mean(axis=0)) / features.std(axis=0)
-    return prepare, build_model(x_train.shape[1])
-'''),
-    # scales the training array in place and nothing else: validation stays raw
-    "scaled-train-in-place": (0, '''
-def make_pipeline(x_train):
-    x_train -= x_train.mean(axis=0)
-    x_train /= x_train.std(axis=0)
-    return unchanged, build_model(x_train.shape[1])
-'''),
-    # normalizes each row across its columns, not each column
-    "layer-normalization": (0, '''
-def make_pipeline(x_train):
-    return unchanged, build_model(x_train.shape[1], preprocessing=[keras.layers.LayerNormalization()])
-'''),
-    # learns in training, but its moving statistics still lag after the fixed budget
-    "batch-normalization": (0, '''
-def make_pipeline(x_train):
-    return unchanged, build_model(x_train.shape[1], preprocessing=[keras.layers.BatchNormalization()])
-'''),
-}
+# test catches which mistake: learns 4, train-only 3, same-transform 3). They live in
+# tfclinic.wrong_fixes, which the instructor guide reads too.
+WRONG_FIXES = {fix.name: (fix.score, fix.source) for fix in wrong_fixes(LESSON)}
 
 # Other correct repairs, written the way students write them; all must earn full marks.
 OTHER_CORRECT_FIXES = {

@@ -4,53 +4,16 @@ import numpy as np
 import pytest
 
 from lesson_variants import cell, solution, solution_namespace
+from tfclinic.wrong_fixes import as_cell_edits
 
 LESSON = "shapes"
 SEEDS = [0, 1, 2, 3, 4]
 FULL_MARKS = 10
 
-# Plausible wrong fixes: each one looks like a repair and still gets a shape wrong.
-# The corpora below are graded by tests/test_lessons.py (one test for the lessons that share them).
-WRONG_FIXES = {
-    # right shape, scrambled values: reshape is not transpose
-    "reshape-instead-of-stack": ("shapes-make-features", '''
-def make_features(table):
-    columns = [np.asarray(values, dtype="float32") for values in table.values()]
-    return np.stack(columns).reshape(len(columns[0]), len(columns))
-'''),
-    # the hard-coded size simply moved to the data used in this notebook
-    "hard-coded-eight": ("shapes-build-model", '''
-def build_model(n_features):
-    inputs = keras.Input(shape=(8,))
-    outputs = keras.layers.Dense(1)(inputs)
-    return keras.Model(inputs, outputs)
-'''),
-    # one output per feature instead of one per sample
-    "dense-n-features": ("shapes-build-model", '''
-def build_model(n_features):
-    inputs = keras.Input(shape=(n_features,))
-    outputs = keras.layers.Dense(n_features)(inputs)
-    return keras.Model(inputs, outputs)
-'''),
-    # a column of samples, not a batch of one
-    "reshape-to-column": ("shapes-predict-one", '''
-def predict_one(model, sample):
-    sample = np.asarray(sample, dtype="float32")
-    return float(model.predict(sample.reshape(-1, 1), verbose=0)[0, 0])
-'''),
-    # the new axis goes in front: (1, N) - (N, 1) still broadcasts to (N, N)
-    "expand-dims-wrong-axis": ("shapes-loss", '''
-def mean_squared_error(y_true, y_pred):
-    y_true = tf.expand_dims(tf.cast(y_true, y_pred.dtype), 0)
-    return tf.reduce_mean(tf.square(y_true - y_pred))
-'''),
-    # squeezing the predictions works for (N,) labels but breaks (N, 1) labels
-    "squeeze-predictions-only": ("shapes-loss", '''
-def mean_squared_error(y_true, y_pred):
-    y_true = tf.cast(y_true, y_pred.dtype)
-    return tf.reduce_mean(tf.square(y_true - tf.squeeze(y_pred, axis=-1)))
-'''),
-}
+# Plausible wrong fixes: each one looks like a repair and still gets a shape wrong. They live in tfclinic.wrong_fixes,
+# which the instructor guide reads too. The corpora below are graded by tests/test_lessons.py
+# (one test for the lessons that share them).
+WRONG_FIXES = as_cell_edits(LESSON)
 
 # Other correct repairs, written the way students write them; all must earn full marks.
 OTHER_CORRECT_FIXES = {
