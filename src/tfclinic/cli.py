@@ -109,6 +109,16 @@ def _checkup(args):
     return run_script(args.script, args.args, strict=args.strict, deep=args.deep)
 
 
+def _doctor(args):
+    from .doctor import FAIL, Machine, format_result, run_checks, summary
+
+    start = time.perf_counter()
+    results = run_checks(Machine(instructor=args.instructor),
+                         report=lambda result: print(format_result(result), flush=True))
+    print(summary(results, time.perf_counter() - start))
+    return 1 if any(result.status == FAIL for result in results) else 0
+
+
 def parser():
     """The argument parser, one subcommand per workflow."""
     top = argparse.ArgumentParser(
@@ -177,6 +187,18 @@ def parser():
     checkup.add_argument("script", metavar="SCRIPT", help="the training script, e.g. train.py")
     checkup.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to SCRIPT")
     checkup.set_defaults(run=_checkup)
+
+    doctor = sub.add_parser("doctor", help="check that this machine is ready for the course",
+                            description="Check this machine for the course in under a minute: "
+                            "Python, TensorFlow, a two-second training run, JupyterLab with the "
+                            "Validate button, free disk and memory, and whether grading could "
+                            "confine student code here. One line per check: PASS, WARN (works, "
+                            "with a risk) or FAIL, with the fix. Exit status: 0 when no check "
+                            "fails (warnings included), 1 when any check fails.")
+    doctor.add_argument("--instructor", action="store_true",
+                        help="this machine will run `tfclinic grade`: fail when grading could not "
+                        "confine student code (for students that line is informational)")
+    doctor.set_defaults(run=_doctor)
     return top
 
 
