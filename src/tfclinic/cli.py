@@ -1,4 +1,4 @@
-"""The ``tfclinic`` command line: book, release, validate, grade, workshop, checkup.
+"""The ``tfclinic`` command line: book, release, validate, collect, grade, workshop, checkup.
 
 User mistakes (a wrong path, an unknown lesson, a corrupt notebook) end with one line on
 stderr and exit status 2, never a Python traceback.
@@ -63,8 +63,10 @@ def _progress_bar(line, width=24):
 
 
 def _grade(args):
+    from .course_settings import settings_for
+    from .exports import parse_formats
     from .grading import GRADED, grade
-    from .project import project_root
+    from .project import lessons, project_root
     from .sandbox.confine import Limits
 
     def warn(line):
@@ -73,13 +75,39 @@ def _grade(args):
     def report(line):
         print(_progress_bar(line), flush=True)
 
-    rows = grade(project_root(), args.submissions, args.out, lesson=args.lesson, seed=args.seed,
+    root = project_root()
+    settings = settings_for(root, args.settings, lessons(root))
+    exports = parse_formats(args.export) if args.export else []
+    rows = grade(root, args.submissions, args.out, lesson=args.lesson, seed=args.seed,
                  timeout=args.timeout, jobs=args.jobs, limits=Limits(memory_mb=args.memory),
-                 report=report, warn=warn)
+                 report=report, warn=warn, settings=settings, exports=exports)
     graded = sum(row.status == GRADED for row in rows)
-    print(f"\n{graded} of {len(rows)} submissions graded; grades in {args.out}/grades.csv, "
-          f"feedback in {args.out}/feedback/")
+    late = sum(bool(row.seconds_late) for row in rows)
+    print(f"\n{graded} of {len(rows)} submissions graded, {late} late; grades in {args.out}/grades.csv"
+          + "".join(f", {args.out}/grades-{name}.csv" for name in exports)
+          + f"; feedback in {args.out}/feedback/; debrief in {args.out}/report.html")
     return 0
+
+
+def _collect(args):
+    from .collect import collect
+    from .course_settings import settings_for
+    from .project import lessons, project_root
+
+    root = project_root()
+    settings = settings_for(root, args.settings, lessons(root))
+    done = collect(root, args.source, args.into, lesson=args.lesson, settings=settings,
+                   replace=args.replace)
+    for entry, reason in done.problems:
+        print(f"tfclinic: not collected: {entry.path!r}: {reason}", file=sys.stderr)
+    for placement in done.replaced:
+        print(f"replaced {placement.student}/{placement.lesson} (the earlier copy is in "
+              f"{args.into}/.history/)")
+    late = sum(p.lms_late for p in done.placed + done.replaced)
+    print(f"{len(done.placed)} placed, {len(done.replaced)} replaced, {len(done.unchanged)} unchanged, "
+          f"{len(done.problems)} not collected" + (f" ({late} marked late by the LMS)" if late else "")
+          + f"; grade them with: tfclinic grade {args.into} --out DIR")
+    return 1 if done.problems else 0
 
 
 def _workshop(args):
@@ -163,7 +191,30 @@ def parser():
                        help="grade N submissions at once (default: 1; at most one per CPU core helps)")
     grade.add_argument("--memory", type=int, default=2048, metavar="MB",
                        help="memory one student's code may use before it is stopped (default: 2048)")
+    grade.add_argument("--export", default=None, metavar="FORMATS",
+                       help="also write OUT/grades-FORMAT.csv, one row per student, for canvas, "
+                       "moodle or wide (comma-separated)")
+    grade.add_argument("--settings", default=None, metavar="FILE",
+                       help="course settings with deadlines and the late policy "
+                       "(default: autograder/course.toml)")
     grade.set_defaults(run=_grade)
+
+    collect = sub.add_parser("collect", help="lay out an LMS's submissions archive for grading",
+                             description="Turn a Canvas or Moodle \"download all submissions\" "
+                             "archive, or a folder of .ipynb files, into SUBMISSIONS/<student>/"
+                             "<lesson>/<lesson>.ipynb with each submission's time. Exit status: 0 "
+                             "when every entry was collected, 1 when some were not (each is named), "
+                             "2 when nothing could be read.")
+    collect.add_argument("source", metavar="ARCHIVE_OR_FOLDER", help="a .zip from the LMS, or a folder")
+    collect.add_argument("--into", required=True, metavar="SUBMISSIONS", help="the folder to collect into")
+    collect.add_argument("--lesson", default=None,
+                         help="the lesson of every notebook (default: from file names or cells)")
+    collect.add_argument("--replace", action="store_true",
+                         help="replace notebooks already collected with other content "
+                         "(the earlier copies are kept in SUBMISSIONS/.history/)")
+    collect.add_argument("--settings", default=None, metavar="FILE",
+                         help="course settings (default: autograder/course.toml)")
+    collect.set_defaults(run=_collect)
 
     workshop = sub.add_parser("workshop", help="prepare a student workspace and start JupyterLab in it",
                               description="Copy every exercise notebook to DIR/<lesson>/<lesson>.ipynb "

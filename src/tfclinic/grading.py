@@ -1,8 +1,12 @@
 """Grade a folder of submissions: a fresh gradebook, a CSV and feedback.
 
-Layout of SUBMISSIONS: ``<student>/<lesson>/<lesson>.ipynb``. Layout of the output folder::
+Layout of SUBMISSIONS: ``<student>/<lesson>/<lesson>.ipynb``, with the submission time in
+``timestamp.txt`` beside it when ``tfclinic collect`` wrote the folder. Layout of the output
+folder::
 
-    OUT/grades.csv                       one row per student and lesson, for an LMS import
+    OUT/grades.csv                       one row per student and lesson
+    OUT/grades-<canvas|moodle|wide>.csv  one row per student, for an LMS import (``--export``)
+    OUT/report.html                      the debrief: pass rates, common failures, late work
     OUT/feedback/<student>/<lesson>.html what each student gets back
     OUT/gradebook.db                     nbgrader's gradebook, created fresh on every run
     OUT/nbgrader/                        nbgrader's working course directory
@@ -12,6 +16,10 @@ student's code runs confined in a process of its own, the tests run in the runne
 data passes between them. A submission that cannot be graded is recorded with a reason; the
 others are still graded. Runners work in parallel (``jobs``); this process alone writes the
 gradebook, the CSV and the feedback.
+
+Deadlines and the late policy come from the course settings (``tfclinic.course_settings``);
+the penalty is computed there once per submission, subtracted from ``score`` and recorded in
+the gradebook as nbgrader's late-submission penalty, which its feedback page shows.
 """
 
 import csv
@@ -21,10 +29,15 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+from .collect import read_students, student_name_problem
+from .course_settings import CourseSettings, read_timestamp, utc_text
+from .debrief import write_debrief
 from .errors import TfclinicError
+from .exports import spreadsheet_safe, write_exports
 from .nbgrader_course import CELL_TIMEOUT_SECONDS, SUBMISSION_TIMEOUT_SECONDS, NbgraderCourse, last_error_line
 from .processes import descendant_pids, kill_new_descendants
 from .project import check_lesson, lessons as course_lessons
@@ -41,7 +54,7 @@ GRADED, CORRUPT, MISSING, FAILED, TIMEOUT, CRASHED, OUT_OF_MEMORY = (
 
 @dataclass
 class Grade:
-    """One row of ``grades.csv``."""
+    """One row of ``grades.csv``; ``score`` is after the late penalty."""
 
     student: str
     lesson: str
@@ -49,6 +62,13 @@ class Grade:
     max_score: float
     status: str
     message: str = ""
+    submitted: datetime | None = None
+    seconds_late: float | None = None
+    penalty: float = 0.0
+
+
+CSV_COLUMNS = ["student", "lesson", "score", "max_score", "status", "submitted", "hours_late",
+               "penalty", "message"]
 
 
 def find_submissions(submissions, only_lesson=None, known=()):
@@ -57,19 +77,36 @@ def find_submissions(submissions, only_lesson=None, known=()):
     Returns:
         ``(found, skipped)``; ``skipped`` holds ``"student/folder: reason"`` strings for
         folders that name no lesson of the course.
+
+    Raises:
+        TfclinicError: naming every student folder whose name cannot be graded (a comma,
+            quote, newline or other character nbgrader, file systems or CSV files break on)
+            and every symbolic link, before anything is graded; an LMS's display names go
+            through ``tfclinic collect``, which turns them into such names.
     """
-    found, skipped = [], []
+    found, skipped, refused = [], [], []
     for student_dir in sorted(p for p in Path(submissions).iterdir() if p.is_dir()):
         if student_dir.name.startswith("."):
+            continue
+        problem = student_name_problem(student_dir.name)
+        if problem or student_dir.is_symlink():
+            refused.append(problem or f"{student_dir.name!r} is a symbolic link; copy the folder instead")
             continue
         for lesson_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
             if lesson_dir.name.startswith("."):
                 continue
+            notebook = lesson_dir / f"{lesson_dir.name}.ipynb"
+            if lesson_dir.is_symlink() or notebook.is_symlink():
+                refused.append(f"{student_dir.name}/{lesson_dir.name} holds a symbolic link; copy the notebook instead")
+                continue
             if lesson_dir.name not in known:
                 skipped.append(f"{student_dir.name}/{lesson_dir.name}: not a lesson of this course")
             elif only_lesson in (None, lesson_dir.name):
-                found.append((student_dir.name, lesson_dir.name,
-                              lesson_dir / f"{lesson_dir.name}.ipynb"))
+                found.append((student_dir.name, lesson_dir.name, notebook))
+    if refused:
+        raise TfclinicError(f"cannot grade {submissions}: " + "; ".join(refused[:5])
+                            + (f"; and {len(refused) - 5} more" if len(refused) > 5 else "")
+                            + ". Nothing was graded.")
     return found, skipped
 
 
@@ -85,7 +122,7 @@ def prepare_output(out):
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
         raise TfclinicError(f"--out {out} is not empty and was not written by tfclinic grade; "
                             "choose a new folder so nothing in it is overwritten.")
-    for name in ("gradebook.db", "grades.csv"):
+    for name in ("gradebook.db", "grades.csv", "report.html", *(f"grades-{f}.csv" for f in ("canvas", "moodle", "wide"))):
         (out / name).unlink(missing_ok=True)
     for name in ("nbgrader", "feedback"):
         shutil.rmtree(out / name, ignore_errors=True)
@@ -103,7 +140,7 @@ def _max_scores(course, lessons):
 
 def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_TIMEOUT_SECONDS,
           jobs=1, limits=Limits(), cell_timeout=CELL_TIMEOUT_SECONDS, report=print, warn=print,
-          feedback=True, server=None):
+          feedback=True, server=None, settings=CourseSettings(), exports=()):
     """Autograde every submission under ``submissions`` into the fresh folder ``out``.
 
     Args:
@@ -122,6 +159,8 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
         server: a running ``ForkServer`` to reuse across calls, started with the same
             ``jobs`` (it runs that many runners at once); by default one is started for this
             call and stopped at its end.
+        settings: the ``CourseSettings`` with deadlines and the late policy.
+        exports: LMS formats to write besides ``grades.csv`` (``tfclinic.exports.FORMATS``).
 
     Returns:
         The list of ``Grade`` rows, also written to ``out/grades.csv``.
@@ -144,6 +183,7 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
     if not found:
         raise TfclinicError(f"nothing to grade in {submissions}: expected "
                             "<student>/<lesson>/<lesson>.ipynb with lessons " + ", ".join(known) + ".")
+    submitted = _submission_times(found, warn)
     out = prepare_output(out)
     course = NbgraderCourse(project, out / "nbgrader", gradebook=out / "gradebook.db")
     lessons = sorted({lesson for _, lesson, _ in found})
@@ -153,32 +193,54 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
     before = descendant_pids()
 
     with nullcontext(server) if server else ForkServer(jobs) as server:
-        grades, unconfined = _grade_all(server, course, found, jobs, report, warn, seed=seed,
-                                        timeout=timeout, limits=limits, cell_timeout=cell_timeout)
+        grades, tests, unconfined = _grade_all(
+            server, course, found, jobs, report, warn, settings, submitted, seed=seed,
+            timeout=timeout, limits=limits, cell_timeout=cell_timeout)
     kill_new_descendants(before)
     if unconfined:
         warn("this machine could not confine student code fully: no " + ", ".join(sorted(unconfined))
              + " confinement (see tfclinic.sandbox.confine; Linux with Landlock is needed)")
     rows = [grades[(student, name)] for student, name, _ in found]
+    unknown = sum(row.submitted is None and row.lesson in settings.deadlines for row in rows)
+    if unknown:
+        warn(f"{unknown} submissions have no submission time (no timestamp.txt; `tfclinic collect` "
+             "writes one) and were not judged late")
     if feedback:
         _collect_feedback(course, out, rows, jobs, warn)
     write_csv(rows, out / "grades.csv")
+    _, export_warnings = write_exports(exports, rows, out, read_students(submissions), settings.lms_columns)
+    for line in export_warnings:
+        warn(line)
+    write_debrief(out / "report.html", rows, tests, settings, skipped)
     return rows
 
 
-def _grade_all(server, course, found, jobs, report, warn, **options):
+def _submission_times(found, warn):
+    """``{(student, lesson): aware datetime or None}`` from each folder's ``timestamp.txt``."""
+    times = {}
+    for student, lesson, notebook in found:
+        try:
+            times[student, lesson] = read_timestamp(notebook.parent)
+        except TfclinicError as error:
+            warn(f"{student}/{lesson}: {error}; its lateness is unknown")
+            times[student, lesson] = None
+    return times
+
+
+def _grade_all(server, course, found, jobs, report, warn, settings, submitted, **options):
     """Grade ``found`` with ``jobs`` runners; this thread alone records scores in the gradebook.
 
     The fork server imports TensorFlow and runners start grading while nbgrader prepares
     every lesson, in one process; scores are recorded once the gradebook exists.
 
     Returns:
-        ``({(student, lesson): Grade}, names of confinement layers that did not hold)``.
+        ``({(student, lesson): Grade}, {(student, lesson): test results},
+        names of confinement layers that did not hold)``.
     """
     from nbgrader.api import Gradebook
 
     lessons = sorted({lesson for _, lesson, _ in found})
-    grades, unconfined = {}, set()
+    grades, results, unconfined = {}, {}, set()
     with ThreadPoolExecutor(max_workers=1) as preparer, ThreadPoolExecutor(max_workers=jobs) as pool:
         try:
             prepared = preparer.submit(course.run, "generate_assignment", "*", "--force")
@@ -192,19 +254,24 @@ def _grade_all(server, course, found, jobs, report, warn, **options):
                 for index, future in enumerate(as_completed(futures), start=1):
                     student, lesson = futures[future]
                     status, message, score, tests, seconds, confined = future.result()
-                    row = grades[student, lesson] = Grade(student, lesson, score, max_scores[lesson],
-                                                          status, message)
+                    when = submitted[student, lesson]
+                    late = settings.seconds_late(lesson, when)
+                    penalty = settings.late.penalty(score, max_scores[lesson], late) if status == GRADED else 0.0
+                    row = grades[student, lesson] = Grade(student, lesson, score - penalty, max_scores[lesson],
+                                                          status, message, when, late, penalty)
+                    results[student, lesson] = tests
                     unconfined.update(layer for layer, held in confined.items() if not held)
-                    _record(gradebook, row, tests)
+                    _record(gradebook, row, tests, settings.deadlines.get(lesson))
                     if row.status != GRADED:
                         warn(f"{student}/{lesson}: {row.status}: {row.message}")
+                    late_note = f", {penalty:g} off for lateness" if penalty else ""
                     report(f"[{index}/{len(found)}] {student}/{lesson}: {row.score:g}/{row.max_score:g} "
-                           f"{row.status} ({seconds:.1f} s)")
+                           f"{row.status}{late_note} ({seconds:.1f} s)")
         except BaseException:  # Ctrl-C, or nbgrader failed: stop every runner now
             pool.shutdown(wait=False, cancel_futures=True)
             server.close()
             raise
-    return grades, unconfined
+    return grades, results, unconfined
 
 
 def _grade_one(server, course, student, lesson, notebook, seed, timeout, limits, cell_timeout):
@@ -244,17 +311,21 @@ def _ungraded(status, message, seconds=0.0):
     return status, message, 0, {}, seconds, {}
 
 
-def _record(gradebook, row, tests):
-    """Write one submission's test scores into nbgrader's gradebook."""
+def _record(gradebook, row, tests, deadline=None):
+    """Write one submission's test scores, time and late penalty into nbgrader's gradebook."""
     if not tests:
         return
     gradebook.update_or_create_student(row.student)
+    if deadline is not None:
+        gradebook.update_or_create_assignment(row.lesson, duedate=deadline)
     with warnings.catch_warnings():  # nbgrader's own add_submission trips SQLAlchemy warnings
         warnings.simplefilter("ignore")
-        submission = gradebook.add_submission(row.lesson, row.student)
-    for notebook in submission.notebooks:
+        extra = {"timestamp": row.submitted} if row.submitted else {}
+        submission = gradebook.add_submission(row.lesson, row.student, **extra)
+    for index, notebook in enumerate(submission.notebooks):
         for cell in notebook.grades:
             cell.auto_score = float(tests.get(cell.name, {}).get("score", 0.0))
+        notebook.late_submission_penalty = row.penalty if index == 0 else 0.0
     gradebook.db.commit()
 
 
@@ -285,10 +356,19 @@ def _collect_feedback(course, out, grades, jobs, warn):
 
 
 def write_csv(grades, path):
-    """Write ``grades`` as CSV with the columns of ``Grade``, one row per student and lesson."""
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(Grade)])
+    """Write ``grades`` with ``CSV_COLUMNS``, one row per student and lesson.
+
+    ``submitted`` is UTC ISO 8601 (empty when unknown), ``hours_late`` is empty when on time
+    or when the lesson has no deadline; text a spreadsheet would run as a formula is made
+    inert (``tfclinic.exports.spreadsheet_safe``).
+    """
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for row in grades:
-            writer.writerow({**asdict(row), "score": f"{row.score:g}", "max_score": f"{row.max_score:g}",
-                             "message": " ".join(row.message.split())})
+            writer.writerow({
+                "student": spreadsheet_safe(row.student), "lesson": row.lesson,
+                "score": f"{row.score:g}", "max_score": f"{row.max_score:g}", "status": row.status,
+                "submitted": utc_text(row.submitted) if row.submitted else "",
+                "hours_late": f"{row.seconds_late / 3600:.2f}" if row.seconds_late else "",
+                "penalty": f"{row.penalty:g}", "message": spreadsheet_safe(row.message)})
