@@ -9,7 +9,7 @@ Registered in ``book/_config.yml`` (``sphinx: extra_extensions``). For every cha
 - adds the exercise notebook as a page of the book, nested under the chapter and never
   executed: a copy is written to ``book/exercises/<lesson>.ipynb`` (a generated folder that
   ignores itself in git) with ``mystnb.execution_mode: off`` in its metadata;
-- provides the ``{lesson-timetable}`` directive of the instructor guide;
+- provides the ``{lesson-timetable}`` and ``{wrong-fixes}`` directives of the instructor guide;
 - in the instructor edition only (``tfclinic_with_solutions``, set by
   ``tfclinic book --with-solutions``), does the same with the nbgrader source notebook,
   solutions and hidden tests included, in ``book/solutions/``. The public edition excludes
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 from docutils import nodes
+from docutils.parsers.rst import directives
 from sphinx import addnodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
@@ -253,12 +254,19 @@ class LessonTimetable(SphinxDirective):
     """``{lesson-timetable}``: the workshop plan of every lesson in ``_toc.yml``, measured
     from the chapters and exercise notebooks (see :func:`tfclinic.workshop.lesson_plan`).
 
+    With ``:track: NAME`` (a track of :data:`tfclinic.workshop.TRACKS`) it is instead the
+    minute-by-minute plan of that track, from the same measurements
+    (:func:`tfclinic.workshop.track_plan`); a track that names an unknown lesson or runs past
+    its budget is a build error.
+
     The page is read again whenever ``_toc.yml``, a chapter or an exercise notebook changes.
     """
 
     has_content = False
+    option_spec = {"track": directives.unchanged_required}
     HEADER = ["lesson", "chapter", "walk-through", "functions to repair", "points", "exercise",
               "total"]
+    TRACK_HEADER = ["clock", "minutes", "segment", "lesson", "what happens"]
 
     def run(self):
         from .book import lesson_chapters
@@ -270,6 +278,8 @@ class LessonTimetable(SphinxDirective):
                      *(root / "book" / f"{name}.md" for name in names),
                      *(exercise_notebook(root, name) for name in names)]:
             self.env.note_dependency(str(path))
+        if "track" in self.options:
+            return self._track(root, names, self.options["track"])
         plan = lesson_plan(root, names)
         rows = [[nodes.literal(text=row.lesson), row.title, f"{row.walkthrough_minutes} min",
                  f"{row.functions}", f"{row.points:g}", f"{row.exercise_minutes} min",
@@ -279,8 +289,57 @@ class LessonTimetable(SphinxDirective):
                      nodes.strong(text=f"{total} min ({total / 60:.1f} h)")])
         return [_table(self.HEADER, rows)]
 
+    def _track(self, root, names, name):
+        from .errors import TfclinicError
+        from .workshop import TRACKS, track_plan
 
-def _table(header, rows):
+        if name not in TRACKS:
+            raise self.error(f"unknown track {name!r}; known: {', '.join(sorted(TRACKS))}")
+        try:
+            plan = track_plan(root, TRACKS[name], names)
+        except TfclinicError as error:
+            raise self.error(str(error)) from None
+        rows = [[segment.clock, f"{segment.minutes} min", segment.kind,
+                 nodes.literal(text=segment.lesson) if segment.lesson else "", segment.what]
+                for segment in plan]
+        end = plan[-1].start + plan[-1].minutes
+        rows.append([f"{end // 60}:{end % 60:02d}", nodes.strong(text=f"{end} min"),
+                     nodes.strong(text="end"), "", ""])
+        return [_table(self.TRACK_HEADER, rows, classes=["tfclinic-track"])]
+
+
+class WrongFixes(SphinxDirective):
+    """``{wrong-fixes}``: per exercise of the book, the three wrong fixes of the graders' corpus
+    (:mod:`tfclinic.wrong_fixes`) marked most common, with the functions they change."""
+
+    has_content = False
+    HEADER = ["exercise", "", "function", "wrong fix", "what it gets wrong"]
+
+    def run(self):
+        import ast
+
+        from . import wrong_fixes
+        from .book import lesson_chapters
+
+        root = Path(self.env.srcdir).parent
+        self.env.note_dependency(str(root / "book" / "_toc.yml"))
+        self.env.note_dependency(wrong_fixes.__file__)
+        rows = []
+        for lesson in lesson_chapters(root):
+            try:
+                common = wrong_fixes.most_common(lesson)
+            except KeyError:
+                raise self.error(f"the corpus of wrong fixes has no lesson {lesson!r}") from None
+            for fix in common:
+                functions = [node.name for node in ast.parse(fix.source).body
+                             if isinstance(node, ast.FunctionDef)]
+                rows.append([nodes.literal(text=lesson) if fix.common == 1 else "",
+                             f"{fix.common}", nodes.literal(text=", ".join(functions)),
+                             nodes.literal(text=fix.name), fix.mistake])
+        return [_table(self.HEADER, rows, classes=["tfclinic-wrong-fixes"])]
+
+
+def _table(header, rows, classes=("tfclinic-timetable",)):
     """A docutils table; cells are text or inline nodes."""
     def row_node(cells):
         row = nodes.row()
@@ -294,7 +353,7 @@ def _table(header, rows):
     group += [nodes.colspec(colwidth=1) for _ in header]
     group += nodes.thead("", row_node(header))
     group += nodes.tbody("", *(row_node(cells) for cells in rows))
-    return nodes.table("", group, classes=["tfclinic-timetable"])
+    return nodes.table("", group, classes=list(classes))
 
 
 def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
@@ -321,6 +380,7 @@ def setup(app):
     app.connect("doctree-read", _insert_links, priority=400)  # download collector uses 500
     app.add_post_transform(LinkButtons)
     app.add_directive("lesson-timetable", LessonTimetable)
+    app.add_directive("wrong-fixes", WrongFixes)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=999)  # after all others
     return {"version": "1", "env_version": 4, "parallel_read_safe": True,
             "parallel_write_safe": True}

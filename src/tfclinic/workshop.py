@@ -30,6 +30,10 @@ VALIDATE_SERVER_EXTENSION = "nbgrader.server_extensions.validate_assignment"
 WORDS_PER_MINUTE = 100  # walking through a chapter with its code and output, not silent reading
 MINUTES_PER_FUNCTION = 10  # per broken function students repair
 MINUTES_TO_CHECK = 5  # validate, then discuss the fixes
+# A track of the guide: some lessons, timed by the rules above, in a session of fixed length.
+INTRO_MINUTES = 10  # the plan of the session, while the first cell imports TensorFlow
+BREAK_MINUTES = 10  # between two lessons
+CLOSE_MINUTES = 5  # the homework, and how to hand it in
 
 INSTRUCTOR_SERVER_EXTENSIONS = (
     "nbgrader.server_extensions.formgrader",
@@ -196,8 +200,12 @@ class LessonPlan:
         return 5 * math.ceil(self.prose_words / WORDS_PER_MINUTE / 5)
 
     @property
+    def repair_minutes(self):
+        return self.functions * MINUTES_PER_FUNCTION
+
+    @property
     def exercise_minutes(self):
-        return self.functions * MINUTES_PER_FUNCTION + MINUTES_TO_CHECK
+        return self.repair_minutes + MINUTES_TO_CHECK
 
     @property
     def minutes(self):
@@ -235,3 +243,87 @@ def lesson_plan(project, names):
             functions=sum(bool(meta.get("solution")) and not meta.get("grade") for meta in graded),
             points=sum(meta.get("points", 0) for meta in graded if meta.get("grade"))))
     return plan
+
+
+@dataclass(frozen=True)
+class Track:
+    """A session shorter than the whole course: which lessons it teaches, and its length."""
+
+    name: str
+    lessons: tuple  # in teaching order; the other lessons are homework
+    budget_minutes: int
+
+
+TRACKS = {"two-hour": Track("two-hour", ("shapes", "scaling"), 120)}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One row of a track's plan: what happens from ``start`` for ``minutes``."""
+
+    start: int  # minutes since the session began
+    minutes: int
+    kind: str  # intro, walk-through, exercise, debrief, break or close
+    lesson: str  # empty for the segments that belong to no lesson
+    what: str
+
+    @property
+    def clock(self):
+        return f"{self.start // 60}:{self.start % 60:02d}"
+
+
+def track_plan(project, track, known=None):
+    """The minute-by-minute plan of ``track``, from the same measurements as the timetable.
+
+    Each lesson is its walk-through, its exercise (the broken functions) and a debrief (the
+    minutes to validate and discuss), so a lesson lasts as long here as in the timetable. The
+    session opens with an introduction, has a break between two lessons, and ends with a close.
+
+    Args:
+        project: the tfclinic checkout.
+        track: a ``Track``, or the name of one in ``TRACKS``.
+        known: the lessons that may appear (default: the lessons of the book, in its order).
+
+    Returns:
+        A list of ``Segment``; the last one ends at the sum of all their minutes.
+
+    Raises:
+        TfclinicError: if the track names a lesson that is not known, lists them out of the
+            book's order, or does not fit in its budget.
+    """
+    from .book import lesson_chapters
+
+    track = TRACKS[track] if isinstance(track, str) else track
+    known = list(lesson_chapters(project) if known is None else known)
+    unknown = [name for name in track.lessons if name not in known]
+    if unknown:
+        raise TfclinicError(f"the {track.name} track names lessons the book does not have: "
+                            f"{', '.join(unknown)}.")
+    if sorted(track.lessons, key=known.index) != list(track.lessons):
+        raise TfclinicError(f"the {track.name} track lists its lessons out of the book's order.")
+    rows = []
+
+    def add(minutes, kind, lesson, what):
+        start = rows[-1].start + rows[-1].minutes if rows else 0
+        rows.append(Segment(start, minutes, kind, lesson, what))
+
+    homework = [name for name in known if name not in track.lessons]
+    add(INTRO_MINUTES, "intro", "", "the plan of the session; students run the first cell of "
+        "each notebook, which imports TensorFlow")
+    for index, row in enumerate(lesson_plan(project, track.lessons)):
+        if index:
+            add(BREAK_MINUTES, "break", "", "break")
+        add(row.walkthrough_minutes, "walk-through", row.lesson,
+            f"walk through “{row.title}” ({row.prose_words} words of prose)")
+        add(row.repair_minutes, "exercise", row.lesson,
+            f"students repair {row.functions} broken "
+            f"function{'s' if row.functions != 1 else ''} ({row.points:g} points)")
+        add(MINUTES_TO_CHECK, "debrief", row.lesson,
+            "validate, then discuss the fixes and the wrong fixes seen")
+    add(CLOSE_MINUTES, "close", "", "homework: " + (", ".join(homework) or "none")
+        + "; how to hand in")
+    total = rows[-1].start + rows[-1].minutes
+    if total > track.budget_minutes:
+        raise TfclinicError(f"the {track.name} track takes {total} min, more than its "
+                            f"{track.budget_minutes} min.")
+    return rows
