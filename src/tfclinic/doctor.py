@@ -324,7 +324,7 @@ def check_memory(machine):
     available = memory.available / 1e9
     if available < machine.memory_minimum_gb:
         return Result("memory", FAIL, f"{found}, under {machine.memory_minimum_gb:g} GB",
-                      "close other programs (browsers tabs, other notebooks) and run the doctor again")
+                      "close other programs (browser tabs, other notebooks) and run the doctor again")
     if available < machine.memory_needed_gb:
         return Result("memory", WARN, f"{found}; a lesson needs about {machine.memory_needed_gb:g} GB",
                       "close other programs; run one notebook at a time")
