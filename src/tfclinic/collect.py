@@ -188,6 +188,10 @@ def _entries(source, zone):
         yield from _folder_entries(source)
         return
     if not zipfile.is_zipfile(source):
+        with open(source, "rb") as handle:
+            if handle.read(4) == b"PK\x03\x04":
+                raise TfclinicError(f"{source} is a corrupt zip archive (cut short?): its table "
+                                    "of contents is missing; download it again.")
         raise TfclinicError(f"{source} is neither a folder nor a zip archive (an LMS's "
                             "\"download all submissions\" file).")
     try:
@@ -283,6 +287,7 @@ def _place(entry, known, ids, forced_lesson, students):
         previous = students.get((lms, lms_id))
         student = previous.student if previous else _free_id(slug(name) or f"student-{lms_id}",
                                                                lms, lms_id, students)
+        students.setdefault((lms, lms_id), Placement(None, student, lesson, name, lms, lms_id))
         return Placement(entry, student, lesson, name, lms, lms_id, who.get("late", False),
                          extra=previous.extra if previous else {}), None
     student = parts[0] if len(parts) > 1 else _strip_lesson(PurePosixPath(file_name).stem, lesson)
@@ -333,9 +338,10 @@ def _lesson_from_name(file_name, known):
 
 
 def _strip_lesson(stem, lesson):
-    tokens = [t for t in re.split(r"[^\w.@+-]+|[_]+", stem) if t and t.lower() != lesson]
-    tokens = [t for t in tokens if not re.fullmatch(r"\d{1,2}", t)]  # a "-1" resubmission suffix
-    return "_".join(tokens).strip("._-")
+    """``ada_shapes`` -> ``ada``: the file name without the lesson and a copy counter."""
+    rest = re.sub(rf"(?i)(^|[\s_.-]+){re.escape(lesson)}(?=$|[\s_.-])", " ", stem)
+    rest = re.sub(r"\s*\(\d+\)$|-\d{1,2}$", "", rest.strip())  # "shapes (1)", "shapes-1" copies
+    return rest.strip(" _.-")
 
 
 def _lesson_ids(project, known):
