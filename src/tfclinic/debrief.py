@@ -30,6 +30,12 @@ td.msg { overflow-wrap: anywhere; min-width: 12rem; }
 img { max-width: 100%; height: auto; }
 .bar { display: inline-block; height: .7rem; background: #3a7bd5; vertical-align: middle; }
 .muted { color: #666; }
+@media (max-width: 40rem) {  /* a phone: each row becomes a card, each cell a labelled line */
+  table, tbody, tr, td { display: block; } thead { display: none; }
+  tr { border: 1px solid #ccc; margin-bottom: .6rem; } td { border: none; text-align: left !important; }
+  td::before { content: attr(data-label) ": "; font-weight: 600; }
+  td.msg ul { margin: .2rem 0; padding-left: 1.2rem; }
+}
 """
 
 
@@ -91,10 +97,12 @@ def _lesson_section(lesson, rows, tests):
             failures = Counter(_message(r["error"]) for r in results if r.get("error"))
             listed = "".join(f"<li>{count} &times; <code>{_e(text)}</code></li>"
                              for text, count in failures.most_common(TOP_MESSAGES))
-            out.append(f"<tr><td><code>{_e(name)}</code></td><td class='num'>{results[0]['points']:g}</td>"
-                       f"<td class='num'>{passed}/{len(results)} ({share:.0%}) "
+            out.append(f"<tr><td data-label='test cell'><code>{_e(name)}</code></td>"
+                       f"<td class='num' data-label='points'>{results[0]['points']:g}</td>"
+                       f"<td class='num' data-label='passed'>{passed}/{len(results)} ({share:.0%}) "
                        f"<span class='bar' style='width:{round(48 * share)}px'></span></td>"
-                       f"<td class='msg'>{'<ul>' + listed + '</ul>' if listed else '—'}</td></tr>")
+                       f"<td class='msg' data-label='most common failures'>"
+                       f"{'<ul>' + listed + '</ul>' if listed else '—'}</td></tr>")
         out.append("</tbody></table></div>")
     return "\n".join(out)
 
@@ -102,7 +110,10 @@ def _lesson_section(lesson, rows, tests):
 def _message(error):
     """``AssertionError: the loss did not fall`` from a runner's ``[type, message]``."""
     kind, text = (list(error) + ["", ""])[:2]
-    first = next((line.strip() for line in str(text).splitlines() if line.strip()), "")
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    if first.endswith(":"):  # "in user code:" then frames: the error itself is the last line
+        first = next((line for line in reversed(lines) if not line.startswith("File ")), first)
     return f"{kind}: {first[:200]}" if first else str(kind)
 
 
@@ -134,8 +145,9 @@ def _ungraded_section(ungraded, skipped):
     if ungraded:
         out.append("<div class='scroll'><table><thead><tr><th>student</th><th>lesson</th><th>status</th>"
                    "<th>reason</th></tr></thead><tbody>")
-        out += [f"<tr><td>{_e(g.student)}</td><td>{_e(g.lesson)}</td><td>{_e(g.status)}</td>"
-                f"<td class='msg'>{_e(g.message)}</td></tr>" for g in ungraded]
+        out += [f"<tr><td data-label='student'>{_e(g.student)}</td><td data-label='lesson'>{_e(g.lesson)}</td>"
+                f"<td data-label='status'>{_e(g.status)}</td>"
+                f"<td class='msg' data-label='reason'>{_e(g.message)}</td></tr>" for g in ungraded]
         out.append("</tbody></table></div>")
     if skipped:
         out.append("<p>Folders skipped:</p><ul>" + "".join(f"<li>{_e(s)}</li>" for s in skipped) + "</ul>")
@@ -154,8 +166,9 @@ def _late_section(late, grades, settings):
         return "\n".join(out + ["<p>No submission was late.</p>"])
     out.append("<div class='scroll'><table><thead><tr><th>student</th><th>lesson</th><th>submitted (UTC)</th>"
                "<th class='num'>late by</th><th class='num'>penalty</th></tr></thead><tbody>")
-    out += [f"<tr><td>{_e(g.student)}</td><td>{_e(g.lesson)}</td>"
-            f"<td>{_e(g.submitted.strftime('%Y-%m-%d %H:%M'))}</td><td class='num'>{late_text(g.seconds_late)}</td>"
-            f"<td class='num'>{g.penalty:g}</td></tr>" for g in late]
+    out += [f"<tr><td data-label='student'>{_e(g.student)}</td><td data-label='lesson'>{_e(g.lesson)}</td>"
+            f"<td data-label='submitted'>{_e(g.submitted.strftime('%Y-%m-%d %H:%M'))}</td>"
+            f"<td class='num' data-label='late by'>{late_text(g.seconds_late)}</td>"
+            f"<td class='num' data-label='penalty'>{g.penalty:g}</td></tr>" for g in late]
     out.append("</tbody></table></div>")
     return "\n".join(out)
