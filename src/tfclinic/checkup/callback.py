@@ -6,55 +6,64 @@ import sys
 import keras
 
 from .checks_deep import judge_gradient_norms, layer_gradient_norms
-from .findings import BOOK_BASE, ERROR, WARNING, Finding, Report
+from .checks_training import Run, label_entropy
+from .findings import BOOK_BASE, RUN_REGISTRY, Finding, Report, run_all
 
 _LINK = f"{BOOK_BASE}losses.html#a-learning-rate-far-too-high-or-far-too-low"
+# Judged at each epoch's end; the others only once training ends (a run stopped early
+# would otherwise look too short).
+_LIVE = {"TRN003", "TRN004"}
 
 
 class CheckupCallback(keras.callbacks.Callback):
-    """Report a NaN or exploding loss, a loss that has stopped moving, and (given a sample
-    batch) gradient norms that vanish or explode as training goes on.
+    """Report a NaN or exploding loss as it happens and, when training ends, what the run's
+    losses say: a loss that never moved, one stuck at the label-entropy floor, a learning rate
+    far too low, a run stopped while the loss still fell fast; given a sample batch, gradient
+    norms that vanish or explode as training goes on.
 
     Findings go to ``self.report`` (a :class:`Report`) and are printed when they occur.
 
     Args:
-        patience: epochs over which the loss must change by at least ``min_delta``.
-        min_delta: smallest relative change of the loss over ``patience`` epochs (1e-3).
-        explode_factor: an epoch loss this many times the lowest one so far is exploding.
         stop_on_error: stop training at a NaN or infinite loss.
         stream: where to print findings (default: stderr); None prints nothing.
         sample: optional ``(x, y)`` batch; at the end of each epoch the per-layer gradient
-            norms on it are checked (one extra forward and backward pass).
+            norms on it are checked (one extra forward and backward pass), and its labels
+            give the label-entropy floor of a classifier.
+        labels: optional training labels, for the label-entropy floor when no sample is given.
 
     Example:
         >>> model.fit(x, y, epochs=20, callbacks=[CheckupCallback()])
     """
 
-    def __init__(self, patience=3, min_delta=1e-3, explode_factor=10.0, stop_on_error=True,
-                 stream=sys.stderr, sample=None):
+    def __init__(self, stop_on_error=True, stream=sys.stderr, sample=None, labels=None, **_):
         super().__init__()
-        self.sample = sample
-        self.patience, self.min_delta, self.explode_factor = patience, min_delta, explode_factor
+        self.sample, self.labels = sample, labels
         self.stop_on_error, self.stream = stop_on_error, stream
         self.report, self.losses = Report(), []
+        self.start, self.steps, self.nonfinite = None, 0, None
 
-    def _add(self, code, severity, message, fix):
-        if code in self.report.codes:
+    def _add(self, finding):
+        if finding.code in self.report.all_codes:
             return
-        finding = Finding(code, severity, message, fix, _LINK)
         self.report.append(finding)
         if self.stream is not None:
             print(f"checkup: {finding}", file=self.stream)
 
     def on_train_begin(self, logs=None):
         self.report, self.losses = Report(), []
+        self.start, self.steps, self.nonfinite = None, 0, None
 
     def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self._add("TRN003", ERROR, f"loss: expected a finite number, it became {float(loss)} "
-                      f"at batch {batch} of epoch {len(self.losses)}",
-                      "lower the learning rate, and check x and y for NaN or inf")
+        if loss is None:
+            return
+        loss = float(loss)
+        if self.start is None and math.isfinite(loss):
+            self.start = loss
+        if not math.isfinite(loss) and self.nonfinite is None:
+            self.nonfinite = f"batch {batch} of epoch {len(self.losses)}"
+            self._judge(_LIVE)
             if self.stop_on_error:
                 self.model.stop_training = True
 
@@ -62,21 +71,43 @@ class CheckupCallback(keras.callbacks.Callback):
         if self.sample is not None:
             verdict = judge_gradient_norms(layer_gradient_norms(self.model, *self.sample))
             if verdict:
-                self._add("TRN007", WARNING, f"epoch {epoch}: " + verdict[0], verdict[1])
+                severity, message, fix = verdict
+                self._add(Finding("TRN007", severity, f"epoch {epoch}: {message}", fix, _LINK))
         loss = (logs or {}).get("loss")
-        if loss is None or not math.isfinite(float(loss)):
+        if loss is not None and math.isfinite(float(loss)):
+            self.losses.append(float(loss))
+        self._judge(_LIVE)
+
+    def on_train_end(self, logs=None):
+        self._judge(None)
+
+    def run(self):
+        """The run so far, as the run checks read it."""
+        from tfclinic.training import output_and_loss
+
+        run = Run(curve=list(self.losses), start=self.start if self.start is not None
+                  else float("nan"), steps=self.steps, nonfinite=self.nonfinite)
+        try:
+            run.loss = output_and_loss(self.model)["loss"]
+        except Exception:  # noqa: BLE001 - an exotic model: no label-entropy floor
+            run.loss = None
+        optimizer = getattr(self.model, "optimizer", None)
+        run.optimizer = type(optimizer).__name__ if optimizer is not None else None
+        try:
+            run.learning_rate = float(optimizer.learning_rate)
+        except (AttributeError, TypeError, ValueError):
+            run.learning_rate = None
+        labels = self.labels if self.labels is not None else (
+            self.sample[1] if self.sample is not None else None)
+        if labels is not None:
+            import numpy as np
+
+            run.entropy = label_entropy(run.loss, np.asarray(labels))
+        return run
+
+    def _judge(self, codes):
+        if self.start is None and self.nonfinite is None:
             return
-        loss = float(loss)
-        if self.losses and loss > self.explode_factor * min(self.losses):
-            self._add("TRN004", WARNING, f"loss: expected to fall, it rose to {loss:.3g} at epoch "
-                      f"{epoch}, {loss / min(self.losses):.3g} times its lowest {min(self.losses):.3g}",
-                      "lower the learning rate (by a factor of 10), or clip gradients (clipnorm=1.0)")
-        self.losses.append(loss)
-        if len(self.losses) > self.patience:
-            before = self.losses[-1 - self.patience]
-            change = abs(loss - before) / max(abs(before), 1e-12)
-            if change < self.min_delta:
-                self._add("TRN005", WARNING, f"loss: expected to change by at least "
-                          f"{self.min_delta:g} (relative) over {self.patience} epochs, it moved "
-                          f"{change:.2g} (from {before:.4g} to {loss:.4g})",
-                          "raise the learning rate, or run checkup(model, x, y, deep=True)")
+        registry = [c for c in RUN_REGISTRY if codes is None or c.code in codes]
+        for finding in run_all(registry, self.run()):
+            self._add(finding)

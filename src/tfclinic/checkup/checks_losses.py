@@ -1,13 +1,28 @@
-"""Losses: the output activation, the loss and the labels agree (book/losses.md)."""
+"""Losses: the output activation, the loss and the labels agree (book/losses.md).
+
+Judged by Keras 3 as it is: a sigmoid into a categorical cross-entropy, or a softmax over
+two or more units into a binary one, trains normally (the loss reads the logits the
+activation saved), so neither is reported.
+"""
 
 import numpy as np
 
 from .context import CROSSENTROPIES
 from .findings import ERROR, WARNING, check
 
-LEARNING_RATES = (1e-6, 1.0)
+# Adaptive optimizers take steps of about the learning rate whatever the gradient; plain SGD
+# takes steps proportional to it. Beyond these rates a step overshoots any well-scaled problem.
+HIGHEST_RATE = {"SGD": 1.0}
+HIGHEST_ADAPTIVE_RATE = 0.1
+LOWEST_RATE = 1e-6
 _PROBABILITY = {"binary_crossentropy": "sigmoid", "sparse_categorical_crossentropy": "softmax",
                 "categorical_crossentropy": "softmax"}
+_SAVES_LOGITS = {"sigmoid", "softmax"}
+# The range each bounded output activation can reach.
+_BOUNDS = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, np.inf),
+           "softplus": (0.0, np.inf), "elu": (-1.0, np.inf), "selu": (-1.76, np.inf),
+           "hard_sigmoid": (0.0, 1.0), "relu6": (0.0, 6.0)}
+OUTSIDE_SHARE = 0.05
 
 
 @check("LOS001", "losses", "binary-cross-entropy-on-a-linear-output")
@@ -17,14 +32,14 @@ def check_logits_into_probability_loss(ctx):
     if head is None or head["loss"] not in CROSSENTROPIES or head["from_logits"]:
         return
     wanted, activation = _PROBABILITY[head["loss"]], head["activation"]
-    if activation == wanted or (activation == "softmax" and head["units"] == 1):
-        return  # right, or LOS002
+    if activation == wanted or activation in _SAVES_LOGITS:
+        return  # right, or a pairing Keras 3 repairs (LOS002 covers a 1-unit softmax)
     yield (ERROR, f"output: {head['loss']} expects {wanted} probabilities, the last layer "
            f"gives {activation!r} outputs and from_logits is False",
            f"use activation='{wanted}' on the last layer, or the loss with from_logits=True")
 
 
-@check("LOS002", "losses", "softmax-over-a-single-unit")
+@check("LOS002", "losses", "softmax-over-a-single-unit", needs_y=False)
 def check_softmax_one_unit(ctx):
     """A softmax over one unit always outputs 1.0: nothing can be learned."""
     head = ctx.head
@@ -38,7 +53,7 @@ def check_softmax_one_unit(ctx):
 def check_label_range(ctx):
     """Labels lie in the range the loss reads: [0, 1] for BCE, 0..units-1 for sparse CE."""
     loss, y = ctx.loss, ctx.y
-    if loss not in CROSSENTROPIES or y.dtype.kind not in "biuf" or y.size == 0:
+    if loss not in CROSSENTROPIES or not ctx.numeric_y:
         return
     sample = ctx.y_sample
     low, high = float(np.nanmin(sample)), float(np.nanmax(sample))
@@ -47,8 +62,8 @@ def check_label_range(ctx):
             return  # class ids: DTY004
         yield (ERROR, f"labels: {loss} expects values in [0, 1], y ranges from {low:g} to {high:g}",
                "map the labels to 0/1 (e.g. y = (y == positive_class).astype('float32'))")
-    elif loss == "sparse_categorical_crossentropy" and y.ndim <= 2 and (
-            y.ndim == 1 or y.shape[1] == 1):
+    elif loss == "sparse_categorical_crossentropy" and (
+            y.ndim == 1 or y.shape[-1] == 1 or (ctx.output_shape and len(ctx.output_shape) > 2)):
         units = ctx.units
         if low < 0 or (units is not None and high >= units) or not ctx.y_is_integer:
             yield (ERROR, f"labels: sparse_categorical_crossentropy expects integer class ids "
@@ -57,11 +72,65 @@ def check_label_range(ctx):
                    "classes as 0..K-1")
 
 
-@check("LOS004", "losses", "a-learning-rate-far-too-high-or-far-too-low")
+@check("LOS004", "losses", "a-learning-rate-far-too-high-or-far-too-low", needs_y=False)
 def check_learning_rate(ctx):
-    """A learning rate between 1e-6 and 1.0."""
-    rate = ctx.learning_rate
-    if rate is not None and not LEARNING_RATES[0] <= rate <= LEARNING_RATES[1]:
-        yield (WARNING, f"learning rate: expected between {LEARNING_RATES[0]:g} and "
-               f"{LEARNING_RATES[1]:g}, the optimizer has {rate:g}",
-               "start from the optimizer's default (Adam: 1e-3) and sweep by factors of 10")
+    """A learning rate an optimizer can work with: at most 0.1 for Adam-like, 1.0 for SGD."""
+    rate, name = ctx.learning_rate, ctx.optimizer_name
+    if rate is None:
+        return
+    highest = HIGHEST_RATE.get(name, HIGHEST_ADAPTIVE_RATE)
+    if rate > highest:
+        yield (WARNING, f"learning rate: expected at most {highest:g} for {name}, the optimizer "
+               f"has {rate:g}", "start from the optimizer's default (Adam: 1e-3) and sweep by "
+               "factors of 10")
+    elif rate < LOWEST_RATE:
+        yield (WARNING, f"learning rate: expected at least {LOWEST_RATE:g}, the optimizer has "
+               f"{rate:g}, too small for the weights to move", "start from the optimizer's "
+               "default (Adam: 1e-3) and sweep by factors of 10")
+
+
+@check("LOS006", "losses", "mean-squared-error-for-classification")
+def check_regression_loss_for_classes(ctx):
+    """Class labels are learned with a cross-entropy, not mean squared or absolute error."""
+    from tfclinic.training import _REGRESSION_LOSSES
+
+    head = ctx.head
+    if head is None or head["loss"] not in _REGRESSION_LOSSES or not ctx.numeric_y:
+        return
+    classes, activation = ctx.y_classes, head["activation"]
+    one_hot = ctx.y_one_hot and head["units"] == ctx.y.shape[1]
+    binary_probability = activation == "sigmoid" and classes == 2 and head["units"] == 1
+    softmax = activation == "softmax" and head["units"] >= 2
+    accuracy = classes is not None and any("acc" in name for name in ctx.metric_names)
+    if one_hot or binary_probability or softmax or accuracy:
+        task = "one-hot" if ctx.y_one_hot else (f"{classes} classes" if classes else "classes")
+        wanted = ("categorical_crossentropy" if ctx.y_one_hot else "binary_crossentropy"
+                  if classes == 2 and head["units"] == 1 else "sparse_categorical_crossentropy")
+        yield (WARNING, f"loss: the labels are class labels ({task}) and the output is "
+               f"{activation!r} with {head['units']} unit(s), but the loss is {head['loss']}; "
+               "its gradient fades when the output saturates", f"compile with loss='{wanted}' "
+               "(and a sigmoid or softmax output)")
+
+
+@check("LOS007", "losses", "a-sigmoid-output-for-a-regression-target")
+def check_bounded_regression_output(ctx):
+    """A regression output can reach its targets: no sigmoid for targets outside (0, 1)."""
+    from tfclinic.training import _REGRESSION_LOSSES
+
+    head = ctx.head
+    if head is None or head["loss"] not in _REGRESSION_LOSSES or not ctx.numeric_y:
+        return
+    bounds = _BOUNDS.get(head["activation"])
+    if bounds is None:
+        return
+    sample = ctx.y_sample[np.isfinite(ctx.y_sample)]
+    if sample.size == 0:
+        return
+    low, high = bounds
+    outside = float(np.mean((sample < low) | (sample > high)))
+    if outside > OUTSIDE_SHARE:
+        yield (WARNING, f"output: a {head['activation']!r} output lies in [{low:g}, {high:g}], "
+               f"{outside:.0%} of the targets lie outside it (y from {sample.min():.3g} to "
+               f"{sample.max():.3g}), so the model cannot reach them",
+               "remove the activation from the last layer (a regression output needs none), "
+               "or scale the targets into its range")

@@ -3,6 +3,10 @@
 Everything is computed once, on first use, so a check that needs nothing costly costs nothing.
 Statistics over rows use at most ``SAMPLE_ROWS`` evenly spaced rows, which keeps the static
 checkup well under a second on large tables.
+
+The data is always NumPy arrays here. What the program trains on may be a generator, a
+``tf.data.Dataset`` or a ``PyDataset``: ``data.peek`` reads one batch of those without
+consuming them, and ``fit`` then says the arrays are that batch (``fit["sampled"]``).
 """
 
 from functools import cached_property
@@ -11,35 +15,68 @@ import numpy as np
 
 SAMPLE_ROWS = 20_000
 CROSSENTROPIES = {"binary_crossentropy", "sparse_categorical_crossentropy", "categorical_crossentropy"}
-PREPROCESSING_LAYERS = {"Normalization", "Rescaling"}
+# Layers that rescale the inputs themselves, so raw pixel values or mixed scales are fine.
+PREPROCESSING_LAYERS = {"Normalization", "Rescaling", "BatchNormalization", "LayerNormalization",
+                        "UnitNormalization", "GroupNormalization"}
+# Layers that may rescale the inputs in a way no check can read (a Lambda dividing by 255).
+OPAQUE_LAYERS = {"Lambda", "TFSMLayer", "TorchModuleWrapper"}
 
 
 def as_array(name, values):
-    """``values`` as a NumPy array, or a TypeError naming what is supported."""
+    """``values`` as a NumPy array, or a TypeError naming what is supported.
+
+    Only values that are already in memory are converted: arrays, tensors, pandas objects and
+    Python lists. A generator, an iterator, a ``PyDataset`` or a ``tf.data.Dataset`` is refused
+    (``np.asarray`` would read all of it, or loop forever).
+    """
+    if isinstance(values, np.ndarray):
+        return values
     if isinstance(values, dict):
         raise TypeError(f"checkup inspects one array of {name}, received a dict of "
                         f"{len(values)} inputs; pass a single NumPy array.")
     if hasattr(values, "element_spec"):
         raise TypeError(f"checkup inspects NumPy arrays, received a tf.data.Dataset as {name}; "
                         "pass a batch of it as arrays, e.g. next(iter(dataset.unbatch().batch(1024))).")
-    try:
-        return np.asarray(values)
-    except Exception as error:  # noqa: BLE001 - report what was received
-        raise TypeError(f"checkup expected {name} as an array, received "
-                        f"{type(values).__name__}: {error}") from None
+    if hasattr(values, "to_numpy"):  # pandas
+        return np.asarray(values.to_numpy())
+    if hasattr(values, "numpy") and hasattr(values, "shape"):  # a tensor
+        return np.asarray(values.numpy())
+    if isinstance(values, (list, tuple)) or (hasattr(values, "__array__") and hasattr(values, "shape")):
+        try:
+            return np.asarray(values)
+        except Exception as error:  # noqa: BLE001 - report what was received
+            raise TypeError(f"checkup expected {name} as an array, received "
+                            f"{type(values).__name__}: {error}") from None
+    raise TypeError(f"checkup inspects arrays, received {type(values).__name__} as {name}; "
+                    "it reads a generator or dataset only through `tfclinic checkup script.py`, "
+                    "one batch at a time.")
 
 
 class Context:
-    """The model and data under inspection, with derived facts computed on demand."""
+    """The model and data under inspection, with derived facts computed on demand.
 
-    def __init__(self, model, x, y, validation_data=None):
+    Args:
+        model: the Keras model.
+        x, y: the training data as arrays (y may be None: the checks on labels stay silent).
+        validation_data: ``(x_val, y_val)`` or None.
+        fit: facts about the training call (``data.fit_facts``): ``source`` ("arrays",
+            "list", "tf.data", "PyDataset", "generator", "train_on_batch"), ``sampled`` (the
+            arrays are one batch, not all the data), ``batch_size``, ``epochs``, ``steps``
+            (optimizer steps the call will take, or None) and ``validation_split``.
+    """
+
+    def __init__(self, model, x, y, validation_data=None, fit=None):
         self.model = model
+        self.fit = dict(fit or {})
+        self.fit.setdefault("source", "arrays")
+        self.fit.setdefault("sampled", False)
+        self.raw_x, self.raw_y = x, y
         self.x = as_array("x", x)
-        self.y = as_array("y", y)
-        if self.x.ndim == 0 or self.y.ndim == 0:
+        self.y = None if y is None else as_array("y", y)
+        if self.x.ndim == 0 or (self.y is not None and self.y.ndim == 0):
             raise ValueError(f"checkup expects x and y with a batch axis, received x of shape "
-                             f"{self.x.shape} and y of shape {self.y.shape}.")
-        if len(self.x) != len(self.y):
+                             f"{self.x.shape} and y of shape {getattr(self.y, 'shape', None)}.")
+        if self.y is not None and len(self.x) != len(self.y):
             raise ValueError(f"x and y must have one label per sample: expected len(y) == "
                              f"len(x) == {len(self.x)}, received len(y) == {len(self.y)}.")
         self.validation = None
@@ -53,6 +90,10 @@ class Context:
                 raise ValueError(f"validation x and y must have the same length: received "
                                  f"len(x_val) == {len(x_val)}, len(y_val) == {len(y_val)}.")
             self.validation = (x_val, y_val)
+
+    @property
+    def sampled(self):
+        return bool(self.fit.get("sampled"))
 
     # ---- the model -------------------------------------------------------------------
     @cached_property
@@ -105,20 +146,48 @@ class Context:
             return None  # not compiled, or a schedule
 
     @cached_property
+    def optimizer_name(self):
+        optimizer = getattr(self.model, "optimizer", None)
+        return type(optimizer).__name__ if optimizer is not None else None
+
+    @cached_property
+    def first_layers(self):
+        """The class names of the first layers (InputLayer aside)."""
+        layers = [layer for layer in getattr(self.model, "layers", [])
+                  if type(layer).__name__ != "InputLayer"]
+        return [type(layer).__name__ for layer in layers[:3]]
+
+    @cached_property
     def preprocesses_inputs(self):
-        """The model starts with a Normalization or Rescaling layer."""
-        layers = getattr(self.model, "layers", [])[:3]
-        return any(type(layer).__name__ in PREPROCESSING_LAYERS for layer in layers)
+        """The model starts with a layer that rescales its inputs (or may: a Lambda)."""
+        return any(name in PREPROCESSING_LAYERS or name in OPAQUE_LAYERS
+                   for name in self.first_layers)
 
     @cached_property
     def image_input(self):
         rank = len(self.input_shape) if self.input_shape else self.x.ndim
         return rank >= 3
 
+    @cached_property
+    def metric_names(self):
+        """The metrics given to ``compile``, as lower-case strings."""
+        names = []
+        config = getattr(self.model, "_compile_config", None)
+        metrics = (getattr(config, "config", None) or {}).get("metrics") if config else None
+        for metric in metrics or []:
+            for item in (metric if isinstance(metric, (list, tuple)) else [metric]):
+                names.append(str(item if isinstance(item, str) else
+                                 getattr(item, "name", type(item).__name__)).lower())
+        return names
+
     # ---- the data --------------------------------------------------------------------
     @property
     def numeric_x(self):
         return self.x.dtype.kind in "biuf"
+
+    @property
+    def numeric_y(self):
+        return self.y is not None and self.y.dtype.kind in "biuf" and self.y.size > 0
 
     @cached_property
     def x_sample(self):
@@ -134,7 +203,7 @@ class Context:
     @cached_property
     def y_vector(self):
         """y as one value per sample, or None for multi-column labels or non-numeric y."""
-        if self.y.dtype.kind not in "biuf":
+        if not self.numeric_y:
             return None
         if self.y.ndim == 1:
             return self.y
@@ -144,9 +213,32 @@ class Context:
 
     @cached_property
     def y_is_integer(self):
+        if self.y is None:
+            return False
         if self.y.dtype.kind in "biu":
             return True
         if self.y.dtype.kind != "f":
             return False
         sample = self.y_sample
         return bool(np.all(np.isfinite(sample)) and np.all(sample == np.round(sample)))
+
+    @cached_property
+    def y_one_hot(self):
+        """y holds rows of 0/1 with one 1 each (K >= 2 columns)."""
+        if not self.numeric_y or self.y.ndim != 2 or self.y.shape[1] < 2:
+            return False
+        sample = self.y_sample
+        return bool(np.all((sample == 0) | (sample == 1)) and np.all(sample.sum(axis=1) == 1))
+
+    @cached_property
+    def y_classes(self):
+        """The number of classes y looks like (ids 0..K-1 or one-hot), or None for real values."""
+        if self.y_one_hot:
+            return self.y.shape[1]
+        y = self.y_vector
+        if y is None or not self.y_is_integer:
+            return None
+        values = np.unique(self.y_sample)
+        if len(values) < 2 or values.min() < 0 or len(values) > 100:
+            return None
+        return int(values.max()) + 1 if len(values) >= 0.5 * (values.max() + 1) else None

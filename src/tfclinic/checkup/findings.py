@@ -14,6 +14,10 @@ BOOK_BASE = ""
 
 ERROR = "error"
 WARNING = "warning"
+# A note: true, worth knowing, but not a reason to change a program that trains (a check
+# that also fires on healthy programs reports at this level). Notes never count as problems.
+INFO = "info"
+_RANK = {ERROR: 0, WARNING: 1, INFO: 2}
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,8 @@ class Finding:
 
     Attributes:
         code: stable identifier, a chapter prefix and a number (``"SHP001"``).
-        severity: ``"error"`` (training will fail or learn nothing) or ``"warning"``.
+        severity: ``"error"`` (training will fail or learn nothing), ``"warning"`` (it will
+            train worse than it should) or ``"info"`` (a note; not counted as a problem).
         message: one line saying what was expected and what was found.
         fix: what to change.
         link: the book section that explains it (relative to ``BOOK_BASE``).
@@ -39,7 +44,16 @@ class Finding:
 
 
 class Report(list):
-    """The findings of one checkup, errors first; empty when nothing is wrong."""
+    """The findings of one checkup, errors first, notes last.
+
+    A report with notes only is clean: ``report.problems`` is empty and it prints "no
+    problems found". Checks that failed internally are listed in ``report.internal``, never
+    raised.
+    """
+
+    def __init__(self, findings=(), internal=()):
+        super().__init__(sorted(findings, key=lambda f: _RANK.get(f.severity, 3)))
+        self.internal = list(internal)
 
     @property
     def errors(self):
@@ -50,14 +64,35 @@ class Report(list):
         return [f for f in self if f.severity == WARNING]
 
     @property
+    def notes(self):
+        return [f for f in self if f.severity == INFO]
+
+    @property
+    def problems(self):
+        """Errors and warnings: what a clean report has none of."""
+        return [f for f in self if f.severity != INFO]
+
+    @property
     def codes(self):
+        """The codes of the errors and warnings (notes aside), in report order."""
+        return [f.code for f in self.problems]
+
+    @property
+    def all_codes(self):
         return [f.code for f in self]
 
     def __str__(self):
-        if not self:
-            return "checkup: no problems found."
-        head = f"checkup: {len(self.errors)} error(s), {len(self.warnings)} warning(s)"
-        return "\n".join([head, *(str(f) for f in self)])
+        if not self.problems:
+            head = "checkup: no problems found."
+            if self.notes:
+                head = f"checkup: no problems found ({len(self.notes)} note(s))."
+        else:
+            head = f"checkup: {len(self.errors)} error(s), {len(self.warnings)} warning(s)"
+            if self.notes:
+                head += f", {len(self.notes)} note(s)"
+        lines = [head, *(str(f) for f in self)]
+        lines += [f"checkup internal: {note}" for note in self.internal]
+        return "\n".join(lines)
 
     def _repr_html_(self):
         if not self:
@@ -79,6 +114,7 @@ class Check:
     code: str
     link: str
     deep: bool
+    needs_y: bool = True
 
     def finding(self, severity, message, fix):
         return Finding(self.code, severity, message, fix, self.link)
@@ -87,7 +123,11 @@ class Check:
 REGISTRY = []
 
 
-def check(code, page, anchor, deep=False):
+def link(page, anchor):
+    return f"{BOOK_BASE}{page}.html#{anchor}"
+
+
+def check(code, page, anchor, deep=False, needs_y=True):
     """Register ``function(ctx)`` as the check that reports ``code``.
 
     Args:
@@ -95,10 +135,41 @@ def check(code, page, anchor, deep=False):
         page: the book chapter (``"scaling"``).
         anchor: the section id in that chapter's HTML page.
         deep: the check trains or runs the model, so only ``checkup(deep=True)`` runs it.
+        needs_y: the check reads the labels, so it is skipped when there are none.
     """
     def register(function):
-        if any(c.code == code for c in REGISTRY):
+        if any(c.code == code for c in REGISTRY + RUN_REGISTRY):
             raise ValueError(f"check code {code} is registered twice")
-        REGISTRY.append(Check(function, code, f"{BOOK_BASE}{page}.html#{anchor}", deep))
+        REGISTRY.append(Check(function, code, f"{BOOK_BASE}{page}.html#{anchor}", deep, needs_y))
         return function
     return register
+
+
+# Checks that judge a training run once it has happened (``CheckupCallback``, the hooks of
+# ``tfclinic checkup script.py``): each receives a ``checks_training.Run``.
+RUN_REGISTRY = []
+
+
+def run_check(code, page, anchor):
+    """Register ``function(run)`` as the check of a finished training run that reports ``code``."""
+    def register(function):
+        if any(c.code == code for c in REGISTRY + RUN_REGISTRY):
+            raise ValueError(f"check code {code} is registered twice")
+        RUN_REGISTRY.append(Check(function, code, link(page, anchor), False, False))
+        return function
+    return register
+
+
+def run_all(registry, subject, should_skip=lambda entry, findings: False):
+    """Run each check of ``registry`` on ``subject``: a Report, internal failures as notes."""
+    findings, internal = [], []
+    for entry in registry:
+        if should_skip(entry, findings):
+            continue
+        try:
+            for severity, message, fix in entry.function(subject) or ():
+                findings.append(entry.finding(severity, message, fix))
+        except Exception as error:  # noqa: BLE001 - a check must never break the program
+            text = str(error).splitlines()[0] if str(error) else ""
+            internal.append(f"{entry.code} could not run ({type(error).__name__}: {text})")
+    return Report(findings, internal)

@@ -1,67 +1,421 @@
-"""``tfclinic checkup train.py``: run a training script unchanged and check its first ``fit``."""
+"""``tfclinic checkup train.py``: run a training script unchanged and check how it trains.
 
+While the script runs, the ways Keras trains are hooked: ``Model.fit`` (arrays, lists,
+``tf.data``, ``PyDataset`` such as ``ImageDataGenerator.flow``, Python generators),
+``Model.train_on_batch``, and custom loops that call ``tfclinic.checkup.watch``. The first
+training call of each model prints the checkup report (one batch of a dataset or generator
+is read, without consuming it); every call is watched, and when the script ends the run's
+losses are judged (learning rate, entropy floor, too few steps). An error the book covers,
+raised by a training call, ``evaluate``, ``predict`` or the script itself, is explained
+with a code and a link, attached to the exception as a note, and re-raised: the program
+fails exactly as it would have.
+"""
+
+import inspect
+import math
 import runpy
 import sys
+import time
+
+from .findings import ERROR, INFO, RUN_REGISTRY, Finding, Report, run_all
+
+MAX_RECORDED = 100_000  # losses a loop keeps at most (one float each)
 
 
 class _StrictStop(Exception):
-    """Raised inside the script's ``fit`` to stop it when ``strict`` and there are errors."""
+    """Raised inside the script's training call to stop it when ``strict`` and there are errors."""
+
+
+class _ModelState:
+    def __init__(self, model):
+        self.model = model
+        self.checked = False
+        self.ctx = None
+        self.how = None
+        self.start = None
+        self.epochs = []        # epoch losses of fit calls
+        self.steps_losses = []  # per-step losses of loops
+        self.steps = 0
+        self.nonfinite = None
+
+
+def _first_line(error):
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"
+
+
+class Session:
+    """The hooks of one ``run_script`` (or of ``watch`` calls in a notebook)."""
+
+    def __init__(self):
+        self.stream = None
+        self.deep = False
+        self.strict = False
+        self.models = {}
+
+    # ---- printing --------------------------------------------------------------------
+    def print(self, text):
+        print(text, file=self.stream or sys.stdout, flush=True)
+
+    def state(self, model):
+        key = id(model)
+        if key not in self.models or self.models[key].model is not model:
+            self.models[key] = _ModelState(model)
+        return self.models[key]
+
+    # ---- the first look at a model and its data ------------------------------------------
+    def first_check(self, model, how, x, y, kwargs=None, validation_data=None):
+        """Check the model and (a batch of) its data once; returns what to pass on as x."""
+        from . import run_checks
+        from .context import Context
+        from .data import fit_facts, peek
+
+        state = self.state(model)
+        state.how = state.how or how
+        if state.checked:
+            return x
+        state.checked = True
+        started = time.perf_counter()
+        try:
+            peeked = peek(x, y)
+        except Exception as error:  # noqa: BLE001 - the data is left to Keras untouched
+            self.print(f"checkup skipped at {how}: could not read one batch ({_first_line(error)})")
+            return x
+        if peeked is None:
+            self.print(f"checkup skipped at {how}: it reads arrays, datasets and generators, "
+                       f"not {type(x).__name__}")
+            return x
+        if peeked.x is None:
+            self.print(f"checkup skipped at {how}: {peeked.note}")
+            return peeked.x_for_keras
+        facts = fit_facts(peeked, kwargs or {}) if how == "fit" else {
+            "source": how, "sampled": True}
+        try:
+            ctx = Context(model, peeked.x, peeked.y, validation_data
+                          if peeked.source in ("arrays", "list") else None, fit=facts)
+        except (TypeError, ValueError) as error:
+            self.print(f"checkup skipped at {how}: {error}")
+            return peeked.x_for_keras
+        state.ctx = ctx
+        try:
+            report = run_checks(ctx, deep=self.deep)
+        except Exception as error:  # noqa: BLE001 - never break the program
+            self.print(f"checkup internal: the checks could not run ({_first_line(error)})")
+            return peeked.x_for_keras
+        seconds = time.perf_counter() - started
+        what = {"arrays": "", "list": "", "tf.data": " (one batch of the tf.data.Dataset)",
+                "PyDataset": f" (one batch of the {type(x).__name__})",
+                "generator": " (the generator's first batch, put back for training)",
+                "train_on_batch": " (the first train_on_batch batch)",
+                "loop": " (the first batch of the training loop)"}.get(peeked.source, "")
+        self.print(f"checkup at the first {how} of {getattr(model, 'name', 'the model')}"
+                   f"{what}, {seconds:.2f} s:\n{report}")
+        if self.strict and report.errors:
+            raise _StrictStop
+        return peeked.x_for_keras
+
+    # ---- explaining errors ---------------------------------------------------------------
+    def explain(self, error, model=None, where=None, x=None, y=None):
+        """Print and attach (as a note) the explanation of ``error``; once per exception."""
+        if getattr(error, "_tfclinic_explained", False):
+            return None
+        from .checks_crashes import explain
+
+        ctx = None
+        if model is not None:
+            state = self.models.get(id(model))
+            ctx = state.ctx if state is not None and state.model is model else None
+            if ctx is None and x is not None:
+                ctx = self._quiet_context(model, x, y)
+        try:
+            finding = explain(error, ctx, where)
+        except Exception:  # noqa: BLE001 - an explanation must never hide the error
+            finding = None
+        try:
+            error._tfclinic_explained = True
+        except Exception:  # noqa: BLE001 - some exceptions take no attributes
+            pass
+        if finding is None:
+            return None
+        extra = []
+        if ctx is not None:
+            from . import run_checks
+
+            try:
+                static = run_checks(ctx, deep=False)
+                extra = [f for f in static.errors if f.code != finding.code]
+            except Exception:  # noqa: BLE001
+                extra = []
+        report = Report([finding, *extra])
+        self.print(f"checkup: the program raised an error the book covers:\n{report}")
+        if hasattr(error, "add_note"):
+            error.add_note(f"checkup: {finding}")
+        return finding
+
+    @staticmethod
+    def _quiet_context(model, x, y):
+        from .context import Context
+        from .data import peek
+
+        try:
+            peeked = peek(x, y)
+            if peeked is None or peeked.x is None or peeked.source == "generator":
+                return None  # a generator's batch cannot be put back any more
+            return Context(model, peeked.x, peeked.y, fit={"source": peeked.source,
+                                                           "sampled": peeked.sampled})
+        except Exception:  # noqa: BLE001
+            return None
+
+    # ---- watching the run ----------------------------------------------------------------
+    def recorder(self, model):
+        import keras
+
+        state = self.state(model)
+        session = self
+
+        class _Recorder(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                state.steps += 1
+                if state.start is None:
+                    loss = session._loss(logs)
+                    if loss is not None and math.isfinite(loss):
+                        state.start = loss
+
+            def on_epoch_end(self, epoch, logs=None):
+                loss = session._loss(logs)
+                if loss is None:
+                    return
+                if not math.isfinite(loss):
+                    if state.nonfinite is None:
+                        state.nonfinite = f"epoch {len(state.epochs)}"
+                    return
+                state.epochs.append(loss)
+
+        return _Recorder()
+
+    @staticmethod
+    def _loss(value):
+        if isinstance(value, dict):
+            value = value.get("loss")
+        elif isinstance(value, (list, tuple)):
+            value = value[0] if value else None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return None
+
+    def record_step(self, model, loss, how):
+        state = self.state(model)
+        state.how = state.how or how
+        value = self._loss(loss)
+        if value is None:
+            return
+        state.steps += 1
+        if not math.isfinite(value):
+            if state.nonfinite is None:
+                state.nonfinite = f"step {state.steps}"
+            return
+        if state.start is None:
+            state.start = value
+        if len(state.steps_losses) < MAX_RECORDED:
+            state.steps_losses.append(value)
+
+    def observe_step(self, model, x, y, loss, deep=False, stream=None):
+        """``watch``: check the first batch of a custom loop, then record its losses."""
+        if stream is not None:
+            self.stream = stream
+        state = self.state(model)
+        report = None
+        if not state.checked:
+            saved, self.deep = self.deep, self.deep or deep
+            try:
+                self.first_check(model, "loop", x, y)
+            except _StrictStop:
+                raise
+            except Exception as error:  # noqa: BLE001 - never break the program
+                self.print(f"checkup internal: {_first_line(error)}")
+            finally:
+                self.deep = saved
+            report = True
+        if loss is not None:
+            self.record_step(model, loss, "loop")
+        return report
+
+    def run_report(self, model):
+        """The report on the recorded run of ``model``: None when it did not train."""
+        from .checks_training import Run, label_entropy, summarise
+
+        state = self.models.get(id(model))
+        if state is None or state.steps == 0 or (state.start is None and not state.nonfinite):
+            return None
+        ctx = state.ctx
+        curve = list(state.epochs) if state.epochs else summarise(state.steps_losses)
+        how = "fit" if state.epochs else "loop"
+        run = Run(curve=curve, start=state.start if state.start is not None else float("nan"),
+                  steps=state.steps, nonfinite=state.nonfinite, how=how)
+        if ctx is not None:
+            run.loss = ctx.loss
+            run.learning_rate = ctx.learning_rate
+            run.optimizer = ctx.optimizer_name
+            try:
+                run.entropy = label_entropy(ctx.loss, ctx.y_sample if ctx.y is not None else None)
+            except Exception:  # noqa: BLE001
+                run.entropy = None
+        return run_all(RUN_REGISTRY, run)
+
+    def final_reports(self):
+        for state in list(self.models.values()):
+            try:
+                report = self.run_report(state.model)
+            except Exception as error:  # noqa: BLE001 - never break the program
+                self.print(f"checkup internal: the run could not be judged ({_first_line(error)})")
+                continue
+            if report is None:
+                continue
+            name = getattr(state.model, "name", "the model")
+            self.print(f"checkup of the training run of {name} ({state.steps} optimizer "
+                       f"steps):\n{report}")
+
+    # ---- the hooks -----------------------------------------------------------------------
+    def install(self):
+        import keras
+
+        self.saved = {name: getattr(keras.Model, name) for name in
+                      ("fit", "train_on_batch", "evaluate", "predict", "test_on_batch")}
+        session, saved = self, self.saved
+        signature = inspect.signature(saved["fit"])
+
+        def fit(model, *args, **kwargs):
+            try:
+                bound = signature.bind(model, *args, **kwargs)
+            except TypeError:
+                bound = None  # Keras will say what is wrong with the call
+            if bound is not None:
+                arguments = bound.arguments
+                try:
+                    x = session.first_check(model, "fit", arguments.get("x"),
+                                            arguments.get("y"), arguments,
+                                            arguments.get("validation_data"))
+                except _StrictStop:
+                    raise
+                except Exception as error:  # noqa: BLE001 - never break the program
+                    x = arguments.get("x")
+                    session.print(f"checkup internal: fit was not checked ({_first_line(error)})")
+                if x is not arguments.get("x"):
+                    arguments["x"] = x  # a generator whose first batch was put back
+                try:
+                    callbacks = arguments.get("callbacks")
+                    callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else (
+                        [] if callbacks is None else [callbacks])
+                    arguments["callbacks"] = [*callbacks, session.recorder(model)]
+                except Exception as error:  # noqa: BLE001
+                    session.print(f"checkup internal: fit is not watched ({_first_line(error)})")
+                args, kwargs = bound.args[1:], bound.kwargs
+            try:
+                return saved["fit"](model, *args, **kwargs)
+            except Exception as error:
+                session.explain(error, model, "fit")
+                raise
+
+        def train_on_batch(model, x=None, y=None, *args, **kwargs):
+            try:
+                state = session.state(model)
+                if not state.checked:
+                    session.first_check(model, "train_on_batch", x, y)
+            except _StrictStop:
+                raise
+            except Exception as error:  # noqa: BLE001
+                session.print(f"checkup internal: train_on_batch was not checked "
+                              f"({_first_line(error)})")
+            try:
+                result = saved["train_on_batch"](model, x, y, *args, **kwargs)
+            except Exception as error:
+                session.explain(error, model, "train_on_batch", x, y)
+                raise
+            try:
+                session.record_step(model, result, "train_on_batch")
+            except Exception:  # noqa: BLE001
+                pass
+            return result
+
+        def explained(name):
+            original = saved[name]
+
+            def call(model, x=None, *args, **kwargs):
+                try:
+                    return original(model, x, *args, **kwargs)
+                except Exception as error:
+                    y = args[0] if args and name in ("evaluate", "test_on_batch") else kwargs.get("y")
+                    session.explain(error, model, name, x, y)
+                    raise
+            call.__name__ = name
+            return call
+
+        keras.Model.fit = fit
+        keras.Model.train_on_batch = train_on_batch
+        for name in ("evaluate", "predict", "test_on_batch"):
+            setattr(keras.Model, name, explained(name))
+
+    def uninstall(self):
+        import keras
+
+        for name, original in getattr(self, "saved", {}).items():
+            setattr(keras.Model, name, original)
+        self.saved = {}
+
+
+SESSION = Session()
 
 
 def run_script(path, args=(), strict=False, deep=False, stream=None):
-    """Run the script at ``path`` as ``__main__`` and check the model and data of its first fit.
+    """Run the script at ``path`` as ``__main__`` and check how it trains.
 
-    ``keras.Model.fit`` is replaced for the duration of the script only: the first call prints
-    the checkup report, then training goes on as written (or stops, with ``strict`` and an
-    error). Later calls are untouched.
+    ``keras.Model.fit``, ``train_on_batch``, ``evaluate``, ``predict`` and ``test_on_batch``
+    are replaced for the duration of the script only. The first training call of each model
+    prints the checkup report, then training goes on as written (or stops, with ``strict``
+    and an error); at the end the recorded runs are judged. An error the book covers is
+    explained, then re-raised.
 
     Args:
         path: the training script.
         args: its command-line arguments (``sys.argv[1:]`` inside the script).
-        strict: stop at the first fit when the report has an error, and return 1.
-        deep: run the dynamic checks as well.
-        stream: where to print the report (default: stdout).
+        strict: stop at the first training call when the report has an error, and return 1.
+        deep: run the dynamic checks as well (a short trial, capped in time).
+        stream: where to print the reports (default: stdout).
 
     Returns:
         The exit status: 1 when stopped by ``strict``, the script's own ``sys.exit`` status,
         else 0.
+
+    Raises:
+        Whatever the script raises, after the explanation is printed.
     """
-    import keras
+    global SESSION
 
-    from . import checkup
-
-    stream = stream or sys.stdout
-    original = keras.Model.fit
-    state = {"checked": False}
-
-    def fit(model, x=None, y=None, *rest, **kwargs):
-        if not state["checked"]:
-            state["checked"] = True
-            try:
-                report = checkup(model, x, y, validation_data=kwargs.get("validation_data"),
-                                 deep=deep)
-            except (TypeError, ValueError) as error:
-                print(f"checkup skipped at fit: {error}", file=stream)
-            else:
-                print(report, file=stream, flush=True)
-                if strict and report.errors:
-                    raise _StrictStop
-        return original(model, x, y, *rest, **kwargs)
-
+    session = SESSION = Session()
+    session.stream, session.deep, session.strict = stream or sys.stdout, deep, strict
     saved_argv = sys.argv
     sys.argv = [str(path), *map(str, args)]
-    keras.Model.fit = fit
+    session.install()
+    stopped = False
     try:
         runpy.run_path(str(path), run_name="__main__")
     except _StrictStop:
-        print("checkup: stopped before training (--strict and errors above)", file=stream)
+        stopped = True
+        session.print("checkup: stopped before training (--strict and errors above)")
         return 1
     except SystemExit as exit_:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except Exception as error:
+        session.explain(error)
+        raise
     finally:
-        keras.Model.fit = original
+        session.uninstall()
         sys.argv = saved_argv
-    if not state["checked"]:
-        print("checkup: the script never called fit; nothing was checked", file=stream)
+        if not stopped:
+            session.final_reports()
+    if not session.models:
+        session.print("checkup: the script never trained a Keras model (fit, train_on_batch or "
+                      "tfclinic.checkup.watch); nothing was checked")
     return 0
