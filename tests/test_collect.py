@@ -106,6 +106,7 @@ def test_plain_folder_students_from_folders_and_file_names(tmp_path):
     (source / "dtypes-alan.ipynb").write_bytes(DTYPES)
     (source / "shapes (1).ipynb").write_bytes(SHAPES)  # whose?
     (source / "o'brien,ann_shapes.ipynb").write_bytes(SHAPES)
+    (source / "new\nline_shapes.ipynb").write_bytes(SHAPES)
     (source / "notes.txt").write_text("not a notebook")
     stamp = at("2026-12-06 08:00").timestamp()
     os.utime(source / "ada_shapes.ipynb", (stamp, stamp))
@@ -116,6 +117,8 @@ def test_plain_folder_students_from_folders_and_file_names(tmp_path):
     assert placed == ["ada/shapes/shapes.ipynb", "alan/dtypes/dtypes.ipynb", "grace/shapes/shapes.ipynb"]
     assert "does not say whose notebook it is" in done.stderr
     assert "\"o'brien,ann\" cannot be used as a folder name" in done.stderr
+    assert "'new\\nline' cannot be used as a folder name" in done.stderr  # shown escaped, on one line
+    assert all(line.startswith("tfclinic: not collected") for line in done.stderr.splitlines())
     assert "notes.txt" in done.stderr
     assert read_timestamp(into / "ada" / "shapes") == at("2026-12-06 08:00")  # the file's own time
 

@@ -279,7 +279,6 @@ def _place(entry, known, ids, forced_lesson, students):
     if lesson is None:
         return None, (f"{file_name!r} names no lesson and its cells match none; pass --lesson "
                       f"(the lessons are: {', '.join(known)})")
-    entry.read = lambda: data
     if who:
         lms = who["lms"]
         lms_id = who["id"]
