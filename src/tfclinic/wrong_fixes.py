@@ -371,7 +371,8 @@ def make_pipeline(x_train):
                 "Expects log2 of the number of classes: Keras measures cross-entropy in nats, "
                 "the natural logarithm."),
         _losses("log-of-chance", initial("math.log(1 / n_classes)"),
-                "Expects log(1 / n_classes) and forgets the minus sign: a negative loss.",
+                "Expects log(1 / n_classes), without the minus sign: a negative loss, which "
+                "a cross-entropy never is.",
                 common=2),
         _losses("relu-output", regressor('"relu"', ADAM),
                 "Replaces the sigmoid output with relu, which lets predictions above 1 but "
