@@ -155,7 +155,8 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
         cell_timeout: seconds one cell, or one call into student code, may take.
         report: called with one progress line per submission, as it finishes.
         warn: called with one line per submission or folder that could not be graded.
-        feedback: write ``out/feedback/`` (tests of scores alone skip it).
+        feedback: write ``out/feedback/`` and the debrief ``out/report.html`` (tests of
+            scores alone skip both).
         server: a running ``ForkServer`` to reuse across calls, started with the same
             ``jobs`` (it runs that many runners at once); by default one is started for this
             call and stopped at its end.
@@ -211,7 +212,8 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
     _, export_warnings = write_exports(exports, rows, out, read_students(submissions), settings.lms_columns)
     for line in export_warnings:
         warn(line)
-    write_debrief(out / "report.html", rows, tests, settings, skipped)
+    if feedback:
+        write_debrief(out / "report.html", rows, tests, settings, skipped)
     return rows
 
 
