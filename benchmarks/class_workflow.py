@@ -1,13 +1,14 @@
 """A synthetic class end to end: LMS archives -> collect -> grade -> exports and debrief.
 
-Builds a Canvas archive for ``shapes`` and a Moodle archive for ``dtypes`` for ``--students``
-students (default 40): most hand in the solution, some the untouched exercise, some a wrong
-fix from the graders' corpus (``tfclinic.wrong_fixes``); every seventh is late by one to four
-days; the Canvas archive also holds a student with two notebooks, a PDF and a notebook that
-names no lesson. Then it runs the instructor's commands, prints each with its output and
-time, and leaves everything in ``--workdir``.
+Builds one "download all submissions" archive per lesson (``shapes`` and ``dtypes``) as
+``--lms`` (Canvas or Moodle) names its files, for ``--students`` students (default 40): most
+hand in the solution, some the untouched exercise, some a wrong fix from the graders' corpus
+(``tfclinic.wrong_fixes``); every seventh is late by half a day to three and a half days; the
+shapes archive also holds a student with two notebooks, a PDF and a notebook that names no
+lesson. Then it runs the instructor's commands, prints each with its output and time, and
+leaves everything in ``--workdir``.
 
-    .venv/bin/python benchmarks/class_workflow.py --students 40 --jobs 2
+    .venv/bin/python benchmarks/class_workflow.py --lms canvas --students 40 --jobs 2
 """
 
 import argparse
@@ -72,28 +73,35 @@ def submitted(lesson, index):
     return DEADLINES[lesson] + timedelta(days=late_days, hours=-2)
 
 
-def build(workdir, students):
+def entry_name(lms, name, index, lesson, file_name, late):
+    """The archive entry of student ``index`` as ``lms`` names it."""
+    if lms == "moodle":
+        return moodle_name(name, 5000 + index, file_name, folders=True)
+    first, last = name.split(" ", 1)
+    sortable = "".join(c for c in (last + first).lower() if c.isalnum())
+    return canvas_name(sortable, 1000 + index, file_name, late=late, submission_id=90000 + 100 * index
+                       + len(lesson))
+
+
+def build(workdir, students, lms):
+    """Write ``<lms>-<lesson>.zip`` for each lesson and the course settings."""
     names = [f"{FIRST[i % len(FIRST)]} {LAST[(i * 7) % len(LAST)]}" for i in range(students)]
-    canvas, moodle = [], []
-    for index, name in enumerate(names):
-        first, last = name.split(" ", 1)
-        sortable = "".join(c for c in (last + first).lower() if c.isalnum())
-        _, shapes = variant("shapes", index)
-        _, dtypes = variant("dtypes", index)
-        when = submitted("shapes", index)
-        canvas.append((canvas_name(sortable, 1000 + index, "shapes.ipynb", late=when > DEADLINES["shapes"]),
-                       notebook_bytes(shapes), when))
-        moodle.append((moodle_name(name, 5000 + index, "dtypes.ipynb", folders=True),
-                       notebook_bytes(dtypes), submitted("dtypes", index)))
-    solution = notebook_bytes(nbformat.read(solution_notebook(ROOT, "shapes"), as_version=4))
-    anonymous = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('hello')")])
-    when = DEADLINES["shapes"] - timedelta(hours=1)
-    canvas += [(canvas_name("twicesubmitted", 1900, "shapes.ipynb"), solution, when),
-               (canvas_name("twicesubmitted", 1900, "shapes-1.ipynb"), solution, when),
-               (canvas_name("pdfsender", 1901, "shapes.pdf"), b"%PDF-1.4", when),
-               (canvas_name("nolesson", 1902, "homework.ipynb"), notebook_bytes(anonymous), when)]
-    write_zip(workdir / "canvas-shapes.zip", canvas)
-    write_zip(workdir / "moodle-dtypes.zip", moodle)
+    for lesson in DEADLINES:
+        members = []
+        for index, name in enumerate(names):
+            when = submitted(lesson, index)
+            members.append((entry_name(lms, name, index, lesson, f"{lesson}.ipynb", when > DEADLINES[lesson]),
+                            notebook_bytes(variant(lesson, index)[1]), when))
+        if lesson == "shapes":
+            solution = notebook_bytes(nbformat.read(solution_notebook(ROOT, lesson), as_version=4))
+            anonymous = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('hello')")])
+            when = DEADLINES[lesson] - timedelta(hours=1)
+            members += [(entry_name(lms, "Twice Submitted", 900, lesson, "shapes.ipynb", False), solution, when),
+                        (entry_name(lms, "Twice Submitted", 900, lesson, "shapes-1.ipynb", False), solution, when),
+                        (entry_name(lms, "Pdf Sender", 901, lesson, "shapes.pdf", False), b"%PDF-1.4", when),
+                        (entry_name(lms, "No Lesson", 902, lesson, "homework.ipynb", False),
+                         notebook_bytes(anonymous), when)]
+        write_zip(workdir / f"{lms}-{lesson}.zip", members)
     (workdir / "course.toml").write_text(SETTINGS)
 
 
@@ -116,6 +124,7 @@ def command(args, workdir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lms", choices=("canvas", "moodle"), default="canvas")
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=None)
@@ -124,15 +133,15 @@ def main():
     shutil.rmtree(workdir / "SUBMISSIONS", ignore_errors=True)
     shutil.rmtree(workdir / "graded", ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
-    build(workdir, args.students)
+    build(workdir, args.students, args.lms)
     tfclinic = str(Path(sys.executable).with_name("tfclinic"))
     start = time.perf_counter()
-    for archive in ("canvas-shapes.zip", "moodle-dtypes.zip"):
-        command([tfclinic, "collect", archive, "--into", "SUBMISSIONS", "--settings", "course.toml"], workdir)
+    for lesson in DEADLINES:
+        command([tfclinic, "collect", f"{args.lms}-{lesson}.zip", "--into", "SUBMISSIONS", "--settings", "course.toml"], workdir)
     command([tfclinic, "grade", "SUBMISSIONS", "--out", "graded", "--settings", "course.toml",
-             "--export", "canvas,moodle,wide", "--jobs", str(args.jobs)], workdir)
+             "--export", f"{args.lms},wide", "--jobs", str(args.jobs)], workdir)
     print(f"\nwhole workflow: {time.perf_counter() - start:.1f} s; files in {workdir}")
-    for name in ("grades-canvas.csv", "grades-moodle.csv", "grades-wide.csv"):
+    for name in (f"grades-{args.lms}.csv", "grades-wide.csv"):
         lines = (workdir / "graded" / name).read_text(encoding="utf-8").splitlines()
         print(f"\n{name}: {len(lines)} lines")
         print("\n".join(lines[:4]))
