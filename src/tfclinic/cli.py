@@ -80,7 +80,8 @@ def _grade(args):
     exports = parse_formats(args.export) if args.export else []
     rows = grade(root, args.submissions, args.out, lesson=args.lesson, seed=args.seed,
                  timeout=args.timeout, jobs=args.jobs, limits=Limits(memory_mb=args.memory),
-                 report=report, warn=warn, settings=settings, exports=exports)
+                 report=report, warn=warn, settings=settings, exports=exports, cluster=args.cluster,
+                 resume=args.resume)
     graded = sum(row.status == GRADED for row in rows)
     late = sum(bool(row.seconds_late) for row in rows)
     print(f"\n{graded} of {len(rows)} submissions graded, {late} late; grades in {args.out}/grades.csv"
@@ -197,6 +198,13 @@ def parser():
     grade.add_argument("--settings", default=None, metavar="FILE",
                        help="course settings with deadlines and the late policy "
                        "(default: autograder/course.toml)")
+    grade.add_argument("--cluster", default=None, metavar="ADDRESS",
+                       help="grade on Dask distributed workers: a scheduler's tcp:// or tls:// "
+                       "address, or local:N for N workers on this machine (pip install "
+                       "'tfclinic[cluster]'); OUT is still written here alone")
+    grade.add_argument("--resume", action="store_true",
+                       help="keep what an interrupted run into OUT recorded for the same notebook "
+                       "bytes (OUT/journal.jsonl) and grade only the rest")
     grade.set_defaults(run=_grade)
 
     collect = sub.add_parser("collect", help="lay out an LMS's submissions archive for grading",
