@@ -348,7 +348,17 @@ class DaskExecutor:
             self.client.cancel([future for future, _ in self._futures.values()])
 
     def render_feedback(self, course, out, rows, warn):
-        return False
+        """Render feedback here, one nbgrader process per core of this machine.
+
+        Measured on the 2-core reference machine: about 0.4 CPU s per submission and 3.5 s
+        per process (``benchmarks/grading.py`` prints it), so a coordinator with C cores
+        renders about 2.5 C submissions a second while the workers' threads grade about one
+        each every 4 s: it keeps up with about 10 worker threads per coordinator core.
+        """
+        from .grading import _collect_feedback
+
+        _collect_feedback(course, out, rows, os.cpu_count() or 1, warn)
+        return True
 
 
 def _count(address):
