@@ -52,6 +52,7 @@ class Session:
         self.deep = False
         self.strict = False
         self.models = {}
+        self.busy = False  # the checkup itself is training a clone: the hooks stand aside
 
     # ---- printing --------------------------------------------------------------------
     def print(self, text):
@@ -97,11 +98,14 @@ class Session:
             self.print(f"checkup skipped at {how}: {error}")
             return peeked.x_for_keras
         state.ctx = ctx
+        self.busy = True
         try:
             report = run_checks(ctx, deep=self.deep)
         except Exception as error:  # noqa: BLE001 - never break the program
             self.print(f"checkup internal: the checks could not run ({_first_line(error)})")
             return peeked.x_for_keras
+        finally:
+            self.busy = False
         seconds = time.perf_counter() - started
         what = {"arrays": "", "list": "", "tf.data": " (one batch of the tf.data.Dataset)",
                 "PyDataset": f" (one batch of the {type(x).__name__})",
@@ -141,11 +145,14 @@ class Session:
         if ctx is not None:
             from . import run_checks
 
+            self.busy = True
             try:
                 static = run_checks(ctx, deep=False)
                 extra = [f for f in static.errors if f.code != finding.code]
             except Exception:  # noqa: BLE001
                 extra = []
+            finally:
+                self.busy = False
         report = Report([finding, *extra])
         self.print(f"checkup: the program raised an error the book covers:\n{report}")
         if hasattr(error, "add_note"):
@@ -226,6 +233,8 @@ class Session:
             self.stream = stream
         state = self.state(model)
         report = None
+        if self.busy:
+            return None
         if not state.checked:
             saved, self.deep = self.deep, self.deep or deep
             try:
@@ -286,6 +295,8 @@ class Session:
         signature = inspect.signature(saved["fit"])
 
         def fit(model, *args, **kwargs):
+            if session.busy:
+                return saved["fit"](model, *args, **kwargs)
             try:
                 bound = signature.bind(model, *args, **kwargs)
             except TypeError:
@@ -318,6 +329,8 @@ class Session:
                 raise
 
         def train_on_batch(model, x=None, y=None, *args, **kwargs):
+            if session.busy:
+                return saved["train_on_batch"](model, x, y, *args, **kwargs)
             try:
                 state = session.state(model)
                 if not state.checked:
@@ -342,6 +355,8 @@ class Session:
             original = saved[name]
 
             def call(model, x=None, *args, **kwargs):
+                if session.busy:
+                    return original(model, x, *args, **kwargs)
                 try:
                     return original(model, x, *args, **kwargs)
                 except Exception as error:
