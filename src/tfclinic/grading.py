@@ -229,7 +229,7 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
         grades, tests, unconfined = _grade_all(executor, course, found, report, warn, settings,
                                                submitted, journal, **options)
         rows = [grades[(student, name)] for student, name, _ in found]
-        rendered = feedback and executor.render_feedback(course, out, rows, warn)
+        rendered = feedback and executor.render_feedback(course, out, rows, tests, settings.deadlines, warn)
     kill_new_descendants(before)
     if unconfined:
         warn("this machine could not confine student code fully: no " + ", ".join(sorted(unconfined))
@@ -358,7 +358,7 @@ class ThreadExecutor:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.server.close()
 
-    def render_feedback(self, course, out, rows, warn):
+    def render_feedback(self, course, out, rows, tests, deadlines, warn):
         return False  # rendered by grade() once the runners are gone, as it always was
 
 

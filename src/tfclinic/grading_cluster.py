@@ -18,6 +18,9 @@ journal stay in ``tfclinic.grading`` and in this process, the only writer of the
   ``distributed.scheduler.allowed-failures`` times); the grader records each submission once.
   A task that still fails, or a cluster that goes away, ends as a ``not graded`` row with the
   reason, which ``--resume`` grades again.
+- Feedback is rendered on the workers too (``DaskExecutor.render_feedback``): batches of
+  graded notebooks and their scores go out, nbgrader renders them there exactly as it would
+  here, and HTML pages come back; the grader only writes them.
 - Time limits stay tfclinic's: the runner's per-cell limit and the fork server's
   per-submission limit, as on one machine.
 - ``local:N`` starts a ``LocalCluster`` of N one-thread workers that listen on 127.0.0.1 only,
@@ -39,6 +42,8 @@ from .errors import TfclinicError
 RESOURCE = "tfclinic-grading"
 PLUGIN_NAME = "tfclinic-grading"
 TASK_PREFIX = "tfclinic-grade-"
+FEEDBACK_PREFIX = "tfclinic-feedback-"
+FEEDBACK_BATCH = 100      # submissions per nbgrader process that renders feedback on a worker
 RETRIES = 1               # a task that raised (not one whose worker died) runs once more
 LOG_TAIL_BYTES = 20_000   # of each log a task sends back
 WORKER_WAIT_SECONDS = 120
@@ -145,7 +150,7 @@ class GradingPlugin(_worker_plugin_base()):
             return self.server
 
     def transition(self, key, start, finish, **kwargs):
-        if str(key).startswith(TASK_PREFIX):
+        if str(key).startswith((TASK_PREFIX, FEEDBACK_PREFIX)):
             self.seen.add(key)  # tests read it: a worker that refused must never get a task
 
     def teardown(self, worker):
@@ -229,7 +234,7 @@ class DaskExecutor:
         self.address, self.warn, self.window = address, warn, window
         self.cluster = self.client = None
         self.graded_by = {}  # (student, lesson) -> worker address, for reports and tests
-        self._futures = {}
+        self._futures, self._template, self._token = {}, None, f"{os.getpid()}-{time.time_ns()}"
 
     def __enter__(self):
         try:
@@ -284,7 +289,7 @@ class DaskExecutor:
                "limits": dict(options["limits"].__dict__)}
         sources = {lesson: (course.root / "source" / lesson / f"{lesson}.ipynb").read_bytes()
                    for lesson in {lesson for _, lesson, _ in found}}
-        waiting, ready, token = list(reversed(found)), [], f"{os.getpid()}-{time.time_ns()}"
+        waiting, ready, token = list(reversed(found)), [], self._token
         running = as_completed()
 
         def submit_more():
@@ -305,7 +310,8 @@ class DaskExecutor:
 
         submit_more()
 
-        def outcomes():
+        def outcomes():  # first asked for once the gradebook has the lessons, and nothing else new
+            self._template = _snapshot(course.gradebook)
             while ready or waiting or running.count():
                 while ready:
                     yield ready.pop(0)
@@ -347,18 +353,104 @@ class DaskExecutor:
         if self.client is not None:
             self.client.cancel([future for future, _ in self._futures.values()])
 
-    def render_feedback(self, course, out, rows, warn):
-        """Render feedback here, one nbgrader process per core of this machine.
+    def render_feedback(self, course, out, rows, tests, deadlines, warn):
+        """Render feedback on the workers, in batches, with nbgrader as on one machine.
 
-        Measured on the 2-core reference machine: about 0.4 CPU s per submission and 3.5 s
-        per process (``benchmarks/grading.py`` prints it), so a coordinator with C cores
-        renders about 2.5 C submissions a second while the workers' threads grade about one
-        each every 4 s: it keeps up with about 10 worker threads per coordinator core.
+        Each batch carries the gradebook as it was before this run recorded anything (the
+        lessons only, taken when the first outcome was asked for), the course's nbgrader
+        settings, and per submission its row, test scores and graded notebook; it comes back
+        as HTML pages, written here. One nbgrader process per batch of up to
+        ``FEEDBACK_BATCH`` submissions, so this process does no rendering at all.
         """
+        from distributed import wait
+
         from .grading import _collect_feedback
 
-        _collect_feedback(course, out, rows, os.cpu_count() or 1, warn)
+        with_notebook = [row for row in rows if course.path("autograded", row.student, row.lesson).is_file()]
+        if not with_notebook:
+            return True
+        if self._template is None:  # no outcome was asked for (nothing to grade): render here
+            _collect_feedback(course, out, rows, os.cpu_count() or 1, warn)
+            return True
+        config = (course.project / "autograder" / "nbgrader_config.py").read_text()
+        size = max(1, min(FEEDBACK_BATCH, -(-len(with_notebook) // self.threads)))
+        futures = []
+        for index in range(0, len(with_notebook), size):
+            batch = [(row, tests[row.student, row.lesson], deadlines.get(row.lesson),
+                      course.path("autograded", row.student, row.lesson).read_bytes())
+                     for row in with_notebook[index:index + size]]
+            futures.append(self.client.submit(
+                render_remote, self._template, config, batch, resources={RESOURCE: 1}, retries=RETRIES,
+                pure=False, key=f"{FEEDBACK_PREFIX}{index}-{self._token}"))
+        wait(futures)
+        for future in futures:
+            try:
+                reply = future.result()
+            except Exception as error:  # noqa: BLE001 - the cluster's failure: say so, go on
+                warn(f"feedback failed on the cluster: {type(error).__name__}: {str(error)[:300]}")
+                continue
+            if reply["error"]:
+                warn(f"feedback failed: {reply['error']}")
+            for (student, lesson), page in reply["pages"].items():
+                for target in (course.path("feedback", student, lesson, suffix=".html"),
+                               out / "feedback" / student / f"{lesson}.html"):
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(page)
+            future.release()
         return True
+
+
+def render_remote(template, config, batch):
+    """The task: render the feedback pages of ``batch`` with nbgrader on this worker.
+
+    Args:
+        template: the bytes of a gradebook that has the lessons.
+        config: the text of the course's ``autograder/nbgrader_config.py``.
+        batch: ``[(Grade row, test results, deadline or None, graded notebook bytes)]``.
+
+    Returns:
+        ``{"pages": {(student, lesson): HTML bytes}, "error": nbgrader's last error line or None}``.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from .grading import _record
+    from .nbgrader_course import NbgraderCourse, last_error_line
+
+    with tempfile.TemporaryDirectory(prefix="tfclinic-feedback-") as folder:
+        folder = Path(folder)
+        (folder / "project" / "autograder").mkdir(parents=True)
+        (folder / "project" / "autograder" / "nbgrader_config.py").write_text(config)
+        (folder / "gradebook.db").write_bytes(template)
+        course = NbgraderCourse(folder / "project", folder / "course", gradebook=folder / "gradebook.db")
+        with Gradebook(f"sqlite:///{course.gradebook}") as gradebook, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for row, tests, deadline, notebook in batch:
+                target = course.path("autograded", row.student, row.lesson)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(notebook)
+                try:
+                    gradebook.remove_submission(row.lesson, row.student)  # recorded before a resume
+                except MissingEntry:
+                    pass
+                _record(gradebook, row, tests, deadline)
+        done = course.run("generate_feedback", "*", "--force")
+        pages = {}
+        for row, *_ in batch:
+            page = course.path("feedback", row.student, row.lesson, suffix=".html")
+            if page.is_file():
+                pages[row.student, row.lesson] = page.read_bytes()
+        return {"pages": pages, "error": last_error_line(done) if done.returncode != 0 else None}
+
+
+def _snapshot(database):
+    """The bytes of a consistent copy of the SQLite file ``database``."""
+    import sqlite3
+
+    with tempfile.TemporaryDirectory(prefix="tfclinic-gradebook-") as folder:
+        copy = Path(folder) / "gradebook.db"
+        with sqlite3.connect(database) as source, sqlite3.connect(copy) as target:
+            source.backup(target)
+        return copy.read_bytes()
 
 
 def _count(address):
