@@ -258,8 +258,13 @@ class DaskExecutor:
         except (OSError, TimeoutError) as error:
             self.__exit__()
             raise TfclinicError(f"--cluster {self.address}: cannot reach the cluster: {error}") from None
-        self.client.register_plugin(GradingPlugin(pin=pin), name=PLUGIN_NAME)
-        states = self.client.run(_plugin_state)
+        try:
+            self.client.register_plugin(GradingPlugin(pin=pin), name=PLUGIN_NAME)
+            states = self.client.run(_plugin_state)
+        except Exception as error:  # e.g. workers with another tfclinic, which cannot load the plugin
+            self.__exit__()
+            raise TfclinicError(f"--cluster {self.address}: the workers could not start grading: "
+                                f"{type(error).__name__}: {str(error)[:500]}") from None
         for state in states.values():
             if state["refusal"]:
                 self.warn(state["refusal"])
