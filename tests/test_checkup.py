@@ -191,7 +191,62 @@ def learning_rate_broken():
     return dense(10, optimizer=keras.optimizers.Adam(10.0)), x, y, None
 
 
+def cce_one_unit_broken():
+    x, y = data.class_blobs(n_samples=400, n_classes=2, seed=2)
+    return dense(8, activation="sigmoid", loss="categorical_crossentropy"), x, y[:, None], None
+
+
+def accuracy_on_regression_broken():
+    x, y, _ = data.linear_regression(n_samples=200)
+    model = dense(10)
+    model.compile(optimizer="adam", loss="mse", metrics=["accuracy"])
+    return model, x, y, None
+
+
+def mse_classifier_broken():
+    x, y = blobs()
+    return dense(8, units=3, activation="softmax", loss="mse"), x, keras.utils.to_categorical(y, 3), None
+
+
+def sigmoid_regression_broken():
+    x, y, _ = data.linear_regression(n_samples=200)
+    return dense(10, activation="sigmoid"), x, 50 + 10 * y, None
+
+
+def offset_features_broken():
+    x, y, _ = data.linear_regression(n_samples=200)
+    return dense(10), 20_000 + 0.1 * x, y, None
+
+
+def missing_flatten_broken():
+    images, labels = data.bar_position_images(n_samples=64)
+    model = keras.Sequential([keras.Input((12, 12)), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model, images.astype("float32") / 255, labels, None
+
+
+def softmax_two_units_bce_fixed():
+    x, y = data.class_blobs(n_samples=400, n_classes=2, seed=2)
+    return (dense(8, units=2, activation="softmax", loss="bce"), x,
+            keras.utils.to_categorical(y, 2), None)
+
+
+def sigmoid_cce_fixed():
+    x, y = blobs()
+    return (dense(8, units=3, activation="sigmoid", loss="categorical_crossentropy"), x,
+            keras.utils.to_categorical(y, 3), None)
+
+
+def batchnorm_pixels_fixed():
+    images, labels = data.bar_position_images(n_samples=200)
+    return dense((12, 12), units=10, activation="softmax", loss="sparse_categorical_crossentropy",
+                 preprocessing=[keras.layers.BatchNormalization()]), images.astype("float32"), labels, None
+
+
 BROKEN = {
+    "LOS008": cce_one_unit_broken, "LOS009": accuracy_on_regression_broken,
+    "LOS006": mse_classifier_broken, "LOS007": sigmoid_regression_broken,
+    "SCL004": offset_features_broken, "SHP003-flatten": missing_flatten_broken,
     "SHP001": shapes_broken, "SHP003": label_shape_broken, "DTY001": object_broken,
     "DTY004": int_labels_categorical_broken, "DTY005": one_hot_sparse_broken,
     "SCL001": scales_broken, "SCL002": uint8_broken, "SCL003": target_broken,
@@ -204,7 +259,8 @@ BROKEN = {
 NOTED = {"SHP002": channel_broken, "DTY002": int_features_broken, "DTY003": uint8_broken}
 FIXED = [shapes_fixed, channel_fixed, label_shape_fixed, int_features_fixed, uint8_fixed,
          uint8_fixed_by_hand, int_labels_categorical_fixed, sparse_fixed, scales_fixed,
-         duplicates_fixed, binary_fixed, logits_fixed]
+         duplicates_fixed, binary_fixed, logits_fixed, softmax_two_units_bce_fixed,
+         sigmoid_cce_fixed, batchnorm_pixels_fixed]
 
 
 @pytest.fixture(autouse=True)
@@ -435,3 +491,33 @@ def test_deep_trial_keeps_the_normalization_the_model_was_adapted_with():
 
     model, x, y, _ = scales_fixed()
     assert max(trial(Context(model, x, y, None))["norms"].values()) < 100
+
+
+def test_validation_split_on_sorted_classes_is_flagged_and_shuffled_is_not():
+    from tfclinic.checkup import run_checks
+    from tfclinic.checkup.context import Context
+
+    x, y = blobs()
+    order = np.argsort(y, kind="stable")
+    model = dense(8, units=3, activation="softmax", loss="sparse_categorical_crossentropy")
+    facts = {"validation_split": 0.2}
+    assert "LEK003" in run_checks(Context(model, x[order], y[order], fit=facts)).codes
+    assert "LEK003" not in run_checks(Context(model, x, y, fit=facts)).codes
+
+
+def test_python_lists_are_an_error_and_arrays_are_not():
+    from tfclinic.checkup import run_checks
+    from tfclinic.checkup.context import Context
+
+    x, y, _ = data.linear_regression(n_samples=50)
+    model = dense(10)
+    listed = run_checks(Context(model, x.tolist(), y.tolist(), fit={"source": "list"}))
+    assert listed.codes.count("DTY006") == 2
+    assert "DTY006" not in run_checks(Context(model, x, y)).codes
+
+
+def test_a_regression_on_small_integer_counts_is_not_called_a_classifier():
+    x, _, _ = data.linear_regression(n_samples=300)
+    y = np.clip(np.round(4 + 2 * x[:, 0]), 0, 8)
+    report = checkup(dense(10), x, y)
+    assert report.problems == [], str(report)

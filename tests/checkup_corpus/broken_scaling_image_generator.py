@@ -2,7 +2,7 @@
 # expect: scaling
 import keras
 import numpy as np
-from keras.preprocessing.image import ImageDataGenerator
+from tensorflow.keras.preprocessing.image import ImageDataGenerator
 
 rng = np.random.default_rng(19)
 n = 160

@@ -2,7 +2,7 @@
 # expect: none
 import keras
 import numpy as np
-from keras.preprocessing.image import ImageDataGenerator
+from tensorflow.keras.preprocessing.image import ImageDataGenerator
 
 keras.utils.set_random_seed(0)
 rng = np.random.default_rng(113)

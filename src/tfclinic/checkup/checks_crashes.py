@@ -158,7 +158,7 @@ def crash_incompatible(match, ctx):
 
 
 @crash("SHP107", "shapes", "know-your-shapes-before-you-train",
-       r"Data cardinality is ambiguous[^\n]*?'x' sizes: (\d+)[^\n]*?'y' sizes: (\d+)")
+       r"Data cardinality is ambiguous.*?'x' sizes: (\d+).*?'y' sizes: (\d+)")
 def crash_lengths(match, ctx):
     return (f"x and y must hold one label per sample: x has {match.group(1)} samples, y has "
             f"{match.group(2)}", "check how x and y were split or filtered: the same rows must "

@@ -72,20 +72,21 @@ def check_label_range(ctx):
                    "classes as 0..K-1")
 
 
-@check("LOS004", "losses", "a-learning-rate-far-too-high-or-far-too-low", needs_y=False)
+@check("LOS004", "losses", "a-learning-rate-far-too-high-or-far-too-low", needs_y=False,
+       confirm=True)
 def check_learning_rate(ctx):
     """A learning rate an optimizer can work with: at most 0.1 for Adam-like, 1.0 for SGD."""
     rate, name = ctx.learning_rate, ctx.optimizer_name
     if rate is None:
         return
     highest = HIGHEST_RATE.get(name, HIGHEST_ADAPTIVE_RATE)
-    if rate > highest:
+    if rate > highest * (1 + 1e-6):
         yield (WARNING, f"learning rate: expected at most {highest:g} for {name}, the optimizer "
                f"has {rate:g}", "start from the optimizer's default (Adam: 1e-3) and sweep by "
                "factors of 10")
-    elif rate < LOWEST_RATE:
+    elif rate < LOWEST_RATE * (1 - 1e-6):
         yield (WARNING, f"learning rate: expected at least {LOWEST_RATE:g}, the optimizer has "
-               f"{rate:g}, too small for the weights to move", "start from the optimizer's "
+               f"{rate:.3g}, too small for the weights to move", "start from the optimizer's "
                "default (Adam: 1e-3) and sweep by factors of 10")
 
 
@@ -134,3 +135,30 @@ def check_bounded_regression_output(ctx):
                f"{sample.max():.3g}), so the model cannot reach them",
                "remove the activation from the last layer (a regression output needs none), "
                "or scale the targets into its range")
+
+
+@check("LOS008", "losses", "softmax-over-a-single-unit", needs_y=False)
+def check_categorical_one_unit(ctx):
+    """A categorical cross-entropy over one output unit is always 0: nothing is learned."""
+    head = ctx.head
+    if (head is not None and head["loss"] == "categorical_crossentropy" and head["units"] == 1
+            and head["activation"] != "softmax"):
+        yield (ERROR, "loss: categorical_crossentropy normalises over the output units, and "
+               "the last layer has 1, so the loss is 0 whatever the model predicts",
+               "for two classes use binary_crossentropy with Dense(1, activation='sigmoid')")
+
+
+@check("LOS009", "losses", "mean-squared-error-for-classification")
+def check_accuracy_for_regression(ctx):
+    """Accuracy counts exact matches: for real-valued targets it stays near 0 however well
+    the model fits."""
+    from tfclinic.training import _REGRESSION_LOSSES
+
+    head = ctx.head
+    if (head is None or head["loss"] not in _REGRESSION_LOSSES or not ctx.numeric_y
+            or ctx.y_is_integer or ctx.y_classes):
+        return
+    if any(name in ("accuracy", "acc") for name in ctx.metric_names):
+        yield (WARNING, "metric: accuracy counts predictions equal to the target, and these "
+               "targets are real numbers, so it stays near 0 however well the model fits",
+               "use metrics=['mae'] (mean absolute error) for a regression")

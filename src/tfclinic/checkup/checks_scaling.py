@@ -22,7 +22,7 @@ def _reads_ids(ctx):
 
 
 @check("SCL001", "scaling", "what-ranges-that-differ-by-orders-of-magnitude-do-to-gradient-steps",
-       needs_y=False)
+       needs_y=False, confirm=True)
 def check_feature_scales(ctx):
     """Per-column standard deviations within a factor 1000 of each other (constant columns aside)."""
     if (ctx.x.ndim != 2 or not ctx.numeric_x or ctx.preprocesses_inputs or ctx.x.shape[1] < 2
@@ -49,7 +49,7 @@ def _flattened_image(columns):
     return False
 
 
-@check("SCL002", "scaling", "image-pixels-in-0-255", needs_y=False)
+@check("SCL002", "scaling", "image-pixels-in-0-255", needs_y=False, confirm=True)
 def check_unscaled_pixels(ctx):
     """Image pixels in [0, 1] (or a Rescaling layer first), not 0..255, flattened or not."""
     if not ctx.numeric_x or ctx.preprocesses_inputs or ctx.x.size == 0 or _reads_ids(ctx):
@@ -74,7 +74,7 @@ def check_unscaled_pixels(ctx):
                "x = x.astype('float32') / 255, or start the model with keras.layers.Rescaling(1 / 255)")
 
 
-@check("SCL003", "scaling", "target-scaling-for-regression")
+@check("SCL003", "scaling", "target-scaling-for-regression", confirm=True)
 def check_target_scale(ctx):
     """Regression targets with a standard deviation of order 1, not hundreds."""
     from tfclinic.training import _REGRESSION_LOSSES
@@ -89,7 +89,7 @@ def check_target_scale(ctx):
 
 
 @check("SCL004", "scaling", "what-ranges-that-differ-by-orders-of-magnitude-do-to-gradient-steps",
-       needs_y=False)
+       needs_y=False, confirm=True)
 def check_offset_features(ctx):
     """No feature is a large constant plus a tiny variation (10000 + 0.1 * noise)."""
     if (ctx.x.ndim != 2 or not ctx.numeric_x or ctx.preprocesses_inputs or _reads_ids(ctx)

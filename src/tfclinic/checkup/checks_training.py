@@ -19,7 +19,7 @@ SHORT_RUN = 300         # a run this short that stops while the loss falls fast 
 STILL_FALLING = 0.10    # ... falling by more than this share over its last tenth
 FAR_FROM_DONE = 0.6     # ... and still above this share of where it started (or of the floor)
 NO_PROGRESS = 0.97      # a best loss above this share of the first one: nothing was learned
-ENTROPY_BAND = 0.05     # a loss within 5% of the label entropy sits on the floor
+ENTROPY_BAND = 0.02     # a loss within 2% of the label entropy sits on the floor
 EXPLODED = 10.0         # a loss this many times its lowest value has diverged
 LOW_RATE = {"SGD": 1e-4}
 LOW_ADAPTIVE_RATE = 1e-5
@@ -135,7 +135,10 @@ def run_entropy_floor(run):
     floor = run.entropy
     if floor is None or floor < 0.05 or run.nonfinite or not (len(run.curve) >= 3 or run.steps >= 100):
         return
-    if run.best >= (1 - ENTROPY_BAND) * floor and run.end <= (1 + ENTROPY_BAND) * floor + 0.01:
+    half = run.curve[len(run.curve) // 2:] or [run.end]
+    settled = max(half) - min(half) <= ENTROPY_BAND * floor
+    if (run.best >= (1 - ENTROPY_BAND) * floor and run.end <= (1 + ENTROPY_BAND) * floor + 0.01
+            and settled):
         yield (WARNING, f"loss: expected to go below {floor:.3g}, the loss of predicting the "
                f"class frequencies; it stayed at {run.end:.3g} over {run.steps} steps, so the "
                "model ignores x and predicts the same probabilities for every sample",

@@ -115,6 +115,7 @@ class Check:
     link: str
     deep: bool
     needs_y: bool = True
+    confirm: bool = False
 
     def finding(self, severity, message, fix):
         return Finding(self.code, severity, message, fix, self.link)
@@ -127,7 +128,7 @@ def link(page, anchor):
     return f"{BOOK_BASE}{page}.html#{anchor}"
 
 
-def check(code, page, anchor, deep=False, needs_y=True):
+def check(code, page, anchor, deep=False, needs_y=True, confirm=False):
     """Register ``function(ctx)`` as the check that reports ``code``.
 
     Args:
@@ -136,11 +137,15 @@ def check(code, page, anchor, deep=False, needs_y=True):
         anchor: the section id in that chapter's HTML page.
         deep: the check trains or runs the model, so only ``checkup(deep=True)`` runs it.
         needs_y: the check reads the labels, so it is skipped when there are none.
+        confirm: the warning names a cause that healthy programs also show (pixels in
+            0..255, unscaled targets): where the run can be watched (``tfclinic checkup
+            script.py``), it is a note until the run goes badly, and a warning only then.
     """
     def register(function):
         if any(c.code == code for c in REGISTRY + RUN_REGISTRY):
             raise ValueError(f"check code {code} is registered twice")
-        REGISTRY.append(Check(function, code, f"{BOOK_BASE}{page}.html#{anchor}", deep, needs_y))
+        REGISTRY.append(Check(function, code, f"{BOOK_BASE}{page}.html#{anchor}", deep, needs_y,
+                              confirm))
         return function
     return register
 

@@ -17,7 +17,7 @@ import runpy
 import sys
 import time
 
-from .findings import ERROR, INFO, RUN_REGISTRY, Finding, Report, run_all
+from .findings import INFO, RUN_REGISTRY, WARNING, Finding, Report, run_all
 
 MAX_RECORDED = 100_000  # losses a loop keeps at most (one float each)
 
@@ -37,6 +37,21 @@ class _ModelState:
         self.steps_losses = []  # per-step losses of loops
         self.steps = 0
         self.nonfinite = None
+        self.pending = []       # warnings that wait for the run to confirm them
+
+
+# A run trained badly when its loss ends above this share of the label-entropy floor (a
+# classifier) or of its first value (anything else).
+BAD_SHARE_OF_FLOOR = 0.8
+BAD_SHARE_OF_START = 0.7
+
+
+def _trained_badly(run):
+    if run.nonfinite or not run.curve:
+        return bool(run.nonfinite)
+    if run.entropy is not None and run.entropy >= 0.05:
+        return run.end > BAD_SHARE_OF_FLOOR * run.entropy
+    return run.start > 0 and run.end > BAD_SHARE_OF_START * run.start
 
 
 def _first_line(error):
@@ -106,6 +121,7 @@ class Session:
             return peeked.x_for_keras
         finally:
             self.busy = False
+        report = self._defer(state, report)
         seconds = time.perf_counter() - started
         what = {"arrays": "", "list": "", "tf.data": " (one batch of the tf.data.Dataset)",
                 "PyDataset": f" (one batch of the {type(x).__name__})",
@@ -118,6 +134,22 @@ class Session:
             raise _StrictStop
         return peeked.x_for_keras
 
+    @staticmethod
+    def _defer(state, report):
+        """Warnings of checks that healthy programs also trip (``check(confirm=True)``)
+        become notes now; ``run_report`` makes them warnings again if the run goes badly."""
+        from .findings import REGISTRY
+
+        confirm = {entry.code for entry in REGISTRY if entry.confirm}
+        kept = []
+        for finding in report:
+            if finding.code in confirm and finding.severity == WARNING:
+                state.pending.append(finding)
+                finding = Finding(finding.code, INFO, finding.message + " (a warning if the "
+                                  "run then trains badly)", finding.fix, finding.link)
+            kept.append(finding)
+        return Report(kept, report.internal)
+
     # ---- explaining errors ---------------------------------------------------------------
     def explain(self, error, model=None, where=None, x=None, y=None):
         """Print and attach (as a note) the explanation of ``error``; once per exception."""
@@ -125,10 +157,11 @@ class Session:
             return None
         from .checks_crashes import explain
 
-        ctx = None
+        ctx, printed = None, False
         if model is not None:
             state = self.models.get(id(model))
             ctx = state.ctx if state is not None and state.model is model else None
+            printed = ctx is not None  # its report was printed at the first training call
             if ctx is None and x is not None:
                 ctx = self._quiet_context(model, x, y)
         try:
@@ -142,7 +175,7 @@ class Session:
         if finding is None:
             return None
         extra = []
-        if ctx is not None:
+        if ctx is not None and not printed:
             from . import run_checks
 
             self.busy = True
@@ -270,7 +303,13 @@ class Session:
                 run.entropy = label_entropy(ctx.loss, ctx.y_sample if ctx.y is not None else None)
             except Exception:  # noqa: BLE001
                 run.entropy = None
-        return run_all(RUN_REGISTRY, run)
+        report = run_all(RUN_REGISTRY, run)
+        if state.pending and (report.problems or _trained_badly(run)):
+            confirmed = [Finding(f.code, WARNING, f.message + f"; and the run trained badly "
+                                 f"(loss {run.start:.3g} to {run.end:.3g})", f.fix, f.link)
+                         for f in state.pending]
+            report = Report([*report, *confirmed], report.internal)
+        return report
 
     def final_reports(self):
         for state in list(self.models.values()):
@@ -430,6 +469,7 @@ def run_script(path, args=(), strict=False, deep=False, stream=None):
         sys.argv = saved_argv
         if not stopped:
             session.final_reports()
+        SESSION = Session()  # watch() outside a script starts afresh
     if not session.models:
         session.print("checkup: the script never trained a Keras model (fit, train_on_batch or "
                       "tfclinic.checkup.watch); nothing was checked")
