@@ -23,8 +23,9 @@ journal stay in ``tfclinic.grading`` and in this process, the only writer of the
   here, and HTML pages come back; the grader only writes them.
 - Time limits stay tfclinic's: the runner's per-cell limit and the fork server's
   per-submission limit, as on one machine.
-- ``local:N`` starts a ``LocalCluster`` of N one-thread workers that listen on 127.0.0.1 only,
-  with no dashboard, each pinned to cores of its own like ``--jobs N``.
+- ``local:N`` starts a ``LocalCluster`` on 127.0.0.1 (nothing listens elsewhere, no dashboard)
+  with one worker process that grades N submissions at once: one fork server for the host,
+  as on a cluster's host, whose runners keep to cores of their own like ``--jobs N``.
 """
 
 import asyncio
@@ -92,18 +93,18 @@ def _worker_plugin_base():
 class GradingPlugin(_worker_plugin_base()):
     """On each worker: check confinement, then run one fork server for the worker's threads.
 
-    Args:
-        pin: for a local cluster of ``pin`` workers on one machine, give worker ``name`` the
-            ``name``-th share of the cores (``tfclinic.sandbox.forkserver.core_sets``).
+    Run one worker process per host with a thread per core (``dask worker --nworkers 1
+    --nthreads CORES``): its fork server imports TensorFlow once for the host, and each of
+    its runners keeps to cores of its own, as with ``--jobs``.
     """
 
     idempotent = True  # a second grading run on the same cluster keeps the running servers
     name = PLUGIN_NAME
 
-    def __init__(self, pin=None):
-        self.pin = pin
-
     async def setup(self, worker):
+        from .processes import skip_slow_unused_imports
+
+        skip_slow_unused_imports()  # 1.3 s of CPU in every worker that reads a notebook
         self.worker, self.host = worker, socket.gethostname()
         self.refusal, self.server, self.seen = None, None, set()
         self._lock = threading.Lock()
@@ -116,8 +117,7 @@ class GradingPlugin(_worker_plugin_base()):
                  worker.state.nthreads)
 
     def _start(self):
-        """In a thread of its own: the confinement check, then the fork server (which inherits
-        this thread's cores)."""
+        """In a thread of its own: the confinement check, then the fork server."""
         problem = confinement_problem()
         if problem:
             return f"tfclinic: worker {self.worker.address} on host {self.host} refuses to grade: {problem}"
@@ -126,17 +126,9 @@ class GradingPlugin(_worker_plugin_base()):
         return None
 
     def _new_server(self):
-        from .sandbox.forkserver import ForkServer, core_sets
+        from .sandbox.forkserver import ForkServer
 
-        jobs, threads = self.worker.state.nthreads, None
-        if self.pin:
-            cores = core_sets(self.pin)[int(self.worker.name) % self.pin]
-            if cores:
-                os.sched_setaffinity(0, cores)
-                threads = max(1, len(cores) // jobs)
-            else:
-                threads = max(1, (os.cpu_count() or 1) // (self.pin * jobs))
-        return ForkServer(jobs, threads=threads)
+        return ForkServer(self.worker.state.nthreads)
 
     def fork_server(self):
         """The running fork server, started again if it ended."""
@@ -225,7 +217,8 @@ class DaskExecutor:
 
     Args:
         address: a scheduler's address (TLS and other settings come from Dask's own
-            configuration), or ``local:N`` for a ``LocalCluster`` of N workers on 127.0.0.1.
+            configuration), or ``local:N`` for a ``LocalCluster`` on 127.0.0.1 that grades
+            N at once.
         warn: called with a line per worker that refuses to grade.
         window: tasks in flight per worker thread (the rest wait here, not in memory there).
     """
@@ -241,14 +234,11 @@ class DaskExecutor:
             from distributed import Client, LocalCluster
         except ImportError:
             raise TfclinicError("--cluster needs Dask distributed: pip install 'tfclinic[cluster]'") from None
-        pin = None
         try:
             if self.address.startswith("local:"):
-                workers = _count(self.address)
-                pin = workers
                 with warnings.catch_warnings():  # "port 8787 is in use": its health page moves
                     warnings.simplefilter("ignore", UserWarning)
-                    self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                    self.cluster = LocalCluster(n_workers=1, threads_per_worker=_count(self.address), processes=True,
                                                 host="127.0.0.1", dashboard_address=None,
                                                 worker_dashboard_address=None, silence_logs=logging.ERROR)
                 self.client = Client(self.cluster)
@@ -259,7 +249,7 @@ class DaskExecutor:
             self.__exit__()
             raise TfclinicError(f"--cluster {self.address}: cannot reach the cluster: {error}") from None
         try:
-            self.client.register_plugin(GradingPlugin(pin=pin), name=PLUGIN_NAME)
+            self.client.register_plugin(GradingPlugin(), name=PLUGIN_NAME)
             states = self.client.run(_plugin_state)
         except Exception as error:  # e.g. workers with another tfclinic, which cannot load the plugin
             self.__exit__()

@@ -73,12 +73,10 @@ class ForkServer:
     Args:
         jobs: how many runners will run at once; each may use the machine's cores divided
             by ``jobs`` for TensorFlow's threads.
-        threads: TensorFlow's threads per runner instead (a cluster worker pinned to some
-            of a machine's cores: ``tfclinic.grading_cluster``).
     """
 
-    def __init__(self, jobs=1, threads=None):
-        threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    def __init__(self, jobs=1):
+        threads = max(1, (os.cpu_count() or 1) // jobs)
         self._cores = queue.Queue()  # each runner at once gets cores of its own (Linux)
         for cores in core_sets(jobs):
             self._cores.put(cores)
