@@ -162,3 +162,19 @@ def check_accuracy_for_regression(ctx):
         yield (WARNING, "metric: accuracy counts predictions equal to the target, and these "
                "targets are real numbers, so it stays near 0 however well the model fits",
                "use metrics=['mae'] (mean absolute error) for a regression")
+
+
+@check("LOS010", "losses", "categorical-or-sparse-categorical-cross-entropy")
+def check_binary_loss_for_many_classes(ctx):
+    """Three or more classes under a softmax are learned with a categorical cross-entropy;
+    binary_crossentropy treats each unit as its own yes/no question, and 'accuracy' then
+    means binary accuracy over the units, which looks high while the model is wrong."""
+    head = ctx.head
+    if (head is None or head["loss"] != "binary_crossentropy" or head["activation"] != "softmax"
+            or not head["units"] or head["units"] < 3):
+        return
+    yield (WARNING, f"loss: the softmax over {head['units']} classes is trained with "
+           "binary_crossentropy, which scores each unit apart; 'accuracy' then counts units, "
+           f"not samples, and reads about {1 - 1 / head['units']:.0%} for a useless model",
+           "compile with loss='categorical_crossentropy' for one-hot labels "
+           "(sparse_categorical_crossentropy for class ids)")

@@ -52,6 +52,34 @@ def as_array(name, values):
                     "one batch at a time.")
 
 
+def _built(model, x):
+    """``model`` if it is built; else a built, compiled clone of it for the checks to read.
+
+    A Sequential model declared without ``keras.Input`` is built by its first ``fit``, from
+    the data; the checks need its shapes and output layer before that. The user's model is
+    never built or changed here.
+    """
+    try:
+        if getattr(model, "built", True) and model.inputs:
+            return model
+    except (AttributeError, ValueError):
+        pass
+    if x.dtype.kind not in "biuf" or x.ndim < 2:
+        return model
+    try:
+        import keras
+
+        clone = keras.models.clone_model(model)
+        clone.build((None, *x.shape[1:]))
+        optimizer = getattr(model, "optimizer", None)
+        if getattr(model, "loss", None) is not None:
+            clone.compile(optimizer=type(optimizer).from_config(optimizer.get_config())
+                          if optimizer is not None else "sgd", loss=model.loss)
+        return clone
+    except Exception:  # noqa: BLE001 - the checks read what they can from the model as it is
+        return model
+
+
 class Context:
     """The model and data under inspection, with derived facts computed on demand.
 
@@ -66,6 +94,7 @@ class Context:
     """
 
     def __init__(self, model, x, y, validation_data=None, fit=None):
+        self.source_model = model
         self.model = model
         self.fit = dict(fit or {})
         self.fit.setdefault("source", "arrays")
@@ -90,6 +119,7 @@ class Context:
                 raise ValueError(f"validation x and y must have the same length: received "
                                  f"len(x_val) == {len(x_val)}, len(y_val) == {len(y_val)}.")
             self.validation = (x_val, y_val)
+        self.model = _built(model, self.x)
 
     @property
     def sampled(self):
@@ -172,7 +202,7 @@ class Context:
     def metric_names(self):
         """The metrics given to ``compile``, as lower-case strings."""
         names = []
-        config = getattr(self.model, "_compile_config", None)
+        config = getattr(self.source_model, "_compile_config", None)
         metrics = (getattr(config, "config", None) or {}).get("metrics") if config else None
         for metric in metrics or []:
             for item in (metric if isinstance(metric, (list, tuple)) else [metric]):
