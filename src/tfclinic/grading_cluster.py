@@ -106,11 +106,10 @@ class GradingPlugin(_worker_plugin_base()):
 
         skip_slow_unused_imports()  # 1.3 s of CPU in every worker that reads a notebook
         self.worker, self.host = worker, socket.gethostname()
-        self.refusal, self.server, self.seen = None, None, set()
-        self._lock = threading.Lock()
-        self.refusal = await asyncio.to_thread(self._start)
+        self.server, self.seen, self._lock = None, set(), threading.Lock()
+        self.refusal = await asyncio.to_thread(self._start)  # set once known: see _plugin_state
         if self.refusal:
-            log.error(self.refusal)
+            log.error("tfclinic: %s", self.refusal)
             return
         await worker.set_resources(**{RESOURCE: worker.state.nthreads})
         log.info("tfclinic: worker %s on %s grades %d submissions at once", worker.address, self.host,
@@ -120,7 +119,7 @@ class GradingPlugin(_worker_plugin_base()):
         """In a thread of its own: the confinement check, then the fork server."""
         problem = confinement_problem()
         if problem:
-            return f"tfclinic: worker {self.worker.address} on host {self.host} refuses to grade: {problem}"
+            return f"worker {self.worker.address} on host {self.host} refuses to grade: {problem}"
         with self._lock:
             self.server = self._new_server()
         return None
