@@ -145,7 +145,10 @@ def trial(ctx):
         train = _TrialStep(clone, ctx.model.optimizer)
         result["first"] = _loss(clone, x, y)
         result["norms"] = layer_gradient_norms(clone, x[:BATCH], y[:BATCH])
-        result["activations"] = hidden_activations(clone, x)
+        try:
+            result["activations"] = hidden_activations(clone, x)
+        except Exception:  # noqa: BLE001 - a graph the probe cannot cut: no activation check
+            result["activations"] = []
         batch = min(int(ctx.fit.get("batch_size") or BATCH), len(x))
         order = np.random.default_rng(0).permutation(len(x))
         losses = []
@@ -271,8 +274,12 @@ def check_can_learn(ctx):
     if not result:
         return
     if "error" in result:
-        yield (ERROR, f"one training step: expected to run, it failed with {result['error']}",
-               "fix the shapes and dtypes reported above, then run checkup again")
+        # The trial trains a clone by its own means (a custom train_step, several outputs or
+        # a subclassed model can defeat them): that is no fault of the program, so a note.
+        # When training itself fails, the real fit raises, and the crash is explained.
+        yield (INFO, f"the deep trial could not train a copy of the model ({result['error']}); "
+               "the deep checks were skipped", "if fit fails the same way, fix the shapes and "
+               "dtypes it names")
         return
     losses = result.get("one_batch")
     if losses and len(losses) >= 10 and all(map(math.isfinite, losses)):

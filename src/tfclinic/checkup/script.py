@@ -106,9 +106,15 @@ class Session:
             return peeked.x_for_keras
         facts = fit_facts(peeked, kwargs or {}) if how == "fit" else {
             "source": how, "sampled": True}
+        if peeked.source not in ("arrays", "list") or not isinstance(validation_data, (tuple, list)):
+            validation_data = None  # a validation dataset is left to Keras
         try:
-            ctx = Context(model, peeked.x, peeked.y, validation_data
-                          if peeked.source in ("arrays", "list") else None, fit=facts)
+            try:
+                ctx = Context(model, peeked.x, peeked.y, validation_data, fit=facts)
+            except (TypeError, ValueError):
+                if validation_data is None:
+                    raise
+                ctx = Context(model, peeked.x, peeked.y, None, fit=facts)
         except (TypeError, ValueError) as error:
             self.print(f"checkup skipped at {how}: {error}")
             return peeked.x_for_keras
