@@ -144,6 +144,7 @@ def test_watch_outside_a_script_checks_the_first_batch_only():
     assert tfclinic.checkup.watch(model, x, np.zeros(8), 1.0, stream=stream)
     assert tfclinic.checkup.watch(model, x, np.zeros(8), 1.0, stream=stream) is None
     assert stream.getvalue().count("SHP001 [error]") == 1
+    assert tfclinic.checkup.watch_report(model) is not None  # two steps recorded
 
 
 def judged(**fields):

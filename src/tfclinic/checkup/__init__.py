@@ -23,7 +23,7 @@ from .context import Context
 from .findings import BOOK_BASE, ERROR, INFO, REGISTRY, WARNING, Finding, Report, run_all
 
 __all__ = ["BOOK_BASE", "ERROR", "INFO", "REGISTRY", "WARNING", "CheckupCallback", "Finding",
-           "Report", "checkup", "watch"]
+           "Report", "checkup", "watch", "watch_report"]
 
 # The deep trial stops after this many seconds of training and says so (a note), so the
 # checkup never holds up a program for long.
@@ -87,6 +87,13 @@ def watch(model, x, y=None, loss=None, deep=False, stream=None):
     from .script import SESSION
 
     return SESSION.observe_step(model, x, y, loss, deep=deep, stream=stream)
+
+
+def watch_report(model):
+    """The report on the losses ``watch`` recorded for ``model`` (None before any step)."""
+    from .script import SESSION
+
+    return SESSION.run_report(model)
 
 
 def __getattr__(name):
