@@ -14,7 +14,21 @@ def run(*args, cwd=None):
                           timeout=120)
 
 
-@pytest.mark.parametrize("command", [[], ["book"], ["release"], ["validate"], ["grade"], ["workshop"], ["checkup"]])
+def subcommands():
+    """Every subcommand the parser has, so a new one cannot miss this test."""
+    import argparse
+
+    from tfclinic.cli import parser
+
+    action = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sorted(action.choices)
+
+
+def test_the_parser_has_the_documented_subcommands():
+    assert {"book", "release", "validate", "collect", "grade", "workshop", "checkup", "doctor"} <= set(subcommands())
+
+
+@pytest.mark.parametrize("command", [[]] + [[name] for name in subcommands()])
 def test_every_subcommand_has_help(command):
     done = run(*command, "--help")
     assert done.returncode == 0

@@ -236,9 +236,11 @@ def parser():
     workshop.add_argument("--prepare-only", action="store_true",
                           help="prepare DIR and stop, without starting JupyterLab")
     workshop.set_defaults(run=_workshop)
-    checkup = sub.add_parser("checkup", help="run a training script and check its first fit",
-                             description="Run SCRIPT unchanged; at its first model.fit, check the "
-                             "model and data, print the report, then let training go on.")
+    checkup = sub.add_parser("checkup", help="run a training script and explain what stops it training",
+                             description="Run SCRIPT unchanged; when it first trains (fit, "
+                             "train_on_batch, or a loop with tfclinic.checkup.watch), check the model "
+                             "and data and print the report; explain the errors the book covers if it "
+                             "crashes, and judge how its loss moved when it ends.")
     checkup.add_argument("--strict", action="store_true",
                          help="stop with exit status 1 when the report has errors")
     checkup.add_argument("--deep", action="store_true",
