@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,8 +41,8 @@ def test_the_real_command_passes_here_with_one_line_per_check():
     lines = done.stdout.splitlines()
     assert [line.split()[1] for line in lines[:-1]] == NAMES  # one line per check, in order
     assert all(line.split()[0] in (PASS, WARN) for line in lines[:-1]), done.stdout
-    total = float(lines[-1].split(" in ")[1].split(" s")[0])
-    assert lines[-1].startswith(f"{len(NAMES)} checks in ") and total < 60
+    # the summary gives the total time; how fast the doctor is belongs to the note, not a timed test
+    assert re.match(rf"{len(NAMES)} checks in \d+\.\d s: ", lines[-1]), lines[-1]
     found = check_lines(done.stdout)
     assert found["training"][0] == PASS and "loss" in found["training"][1]
     assert found["tensorflow"][0] == PASS  # this checkout installs the pinned TensorFlow
