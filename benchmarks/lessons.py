@@ -58,11 +58,13 @@ def _children_cpu_seconds():
 
 
 def solution_cpu_seconds(project, lesson):
-    """``(cpu, wall, passed)`` for one validate run of the lesson's solution."""
+    """``(cpu, wall, failures)`` for one validate run of the lesson's solution."""
     cpu_before, start = _children_cpu_seconds(), time.perf_counter()
     results, stopped = validate(solution_notebook(project, lesson))
     wall, cpu = time.perf_counter() - start, _children_cpu_seconds() - cpu_before
-    return cpu, wall, stopped is None and all(r.passed for r in results)
+    failures = [f"{r.grade_id}: {r.message.splitlines()[-1] if r.message else 'failed'}"
+                for r in results if not r.passed]
+    return cpu, wall, ([f"stopped: {stopped}"] if stopped else []) + failures
 
 
 def main(argv=None):
@@ -81,13 +83,16 @@ def main(argv=None):
     print(f"reference fit (240 steps of an 8-16-1 classifier): {reference:.2f} s CPU", flush=True)
     missed = []
     for lesson in chosen:
-        cpu, wall, passed = solution_cpu_seconds(project, lesson)
+        cpu, wall, failures = solution_cpu_seconds(project, lesson)
+        passed = not failures
         verdict = "ok" if passed and cpu < TARGET_CPU_SECONDS else "MISSED"
         if verdict != "ok":
             missed.append(lesson)
         print(f"{lesson:10s} {cpu:6.1f} s CPU  {wall:6.1f} s wall  {cpu / reference:5.1f} reference "
               f"fits  {'tests pass' if passed else 'TESTS FAIL'}  (target < {TARGET_CPU_SECONDS} s) "
               f"{verdict}", flush=True)
+        for failure in failures:
+            print(f"    {failure}", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} after the runs")
     return 1 if missed else 0
 

@@ -3,11 +3,13 @@
 ``tests/checkup_corpus/`` holds one script per program, written for the classes of bug the
 checkup names (not ported from any benchmark). Each says on a line ``# expect: CATEGORY``
 what is wrong with it (``none`` for a healthy program). Every script runs in this process
-through ``run_script`` (``tfclinic checkup script.py``) and through ``run_script(deep=True)``;
-every third one, and every one that raised, also runs plainly, for the overhead and to
-check that the checkup changes nothing about how a program ends. A broken program is *detected* when the checkup reports any error
-or warning, *diagnosed* when one of them is of its category; a healthy program with any
-error or warning is a *false alarm*. Notes (``[info]``) never count.
+through ``run_script(deep=True)`` (``tfclinic checkup --deep script.py``); every sixth one
+also without ``--deep``, and every one that raised also plainly, to check that the checkup
+changes nothing about how a program ends. A broken program is *detected* when the checkup
+reports any error or warning, *diagnosed* when one of them is of its category; a healthy
+program with any error or warning is a *false alarm*. Notes (``[info]``) never count. What
+the checkup costs (its overhead over a plain run) is timed in ``benchmarks/checkup.py``,
+which runs this corpus with every program also run plainly.
 
 Targets, and why:
 
@@ -18,7 +20,7 @@ Targets, and why:
   that flags working programs teaches people to ignore it.
 - no internal failure of the checkup and no change to what the program does (a healthy
   program must still finish).
-- median overhead of --deep below 2 s per program.
+- median overhead of --deep below 2 s per program (``benchmarks/checkup.py``).
 """
 
 import io
@@ -51,15 +53,13 @@ CATEGORIES = {
     "training": {"TRN001", "TRN005", "TRN006", "TRN008", "TRN009", "TRN011", "TRN013"},
 }
 # Every program runs with --deep. Its static verdict is that run's findings less those of the
-# deep checks (the deep checks add findings and change nothing else); every OVERHEAD_EVERY-th
-# program also runs without --deep, to prove that equality, and plainly, for the overhead
-# (and every program that raised runs plainly, which costs little). So the corpus runs in a
-# few minutes on two cores.
-OVERHEAD_EVERY = 3
+# deep checks (the deep checks add findings and change nothing else); every STATIC_EVERY-th
+# program also runs without --deep, to prove that equality. Every program that raised also
+# runs plainly (which costs little), to prove it raises the same on its own.
+STATIC_EVERY = 6
 FINDING = re.compile(r"^([A-Z]{3}\d{3}) \[(error|warning)\]", re.M)
 NOTE = re.compile(r"^([A-Z]{3}\d{3}) \[info\]", re.M)
-TARGETS = {"diagnosis_deep": 0.80, "diagnosis_static": 0.60, "false_alarms": 0.05,
-           "median_deep_overhead_s": 2.0}
+TARGETS = {"diagnosis_deep": 0.80, "diagnosis_static": 0.60, "false_alarms": 0.05}
 
 
 def expected(path):
@@ -103,7 +103,9 @@ def _row(seconds, error, output):
             "internal": "checkup internal" in output}
 
 
-def run_corpus(paths):
+def run_corpus(paths, static_every=STATIC_EVERY, plain_every=None):
+    """One row per program. ``plain_every``: also run every n-th program plainly (the
+    benchmark's overhead timing); programs that raised always run plainly."""
     from tfclinic.checkup import REGISTRY
 
     deep_codes = {entry.code for entry in REGISTRY if entry.deep}
@@ -113,11 +115,10 @@ def run_corpus(paths):
         row["deep"] = _row(*run_checked(path, True))
         row["static"] = dict(row["deep"], s=None, measured=False,
                              codes=[c for c in row["deep"]["codes"] if c not in deep_codes])
-        sampled = index % OVERHEAD_EVERY == 0
-        if sampled:
+        if index % static_every == 0:
             row["static"] = dict(_row(*run_checked(path, False)), measured=True,
                                  derived=row["static"]["codes"])
-        if sampled or row["deep"]["error"]:
+        if (plain_every and index % plain_every == 0) or row["deep"]["error"]:
             plain_s, plain_error = run_plain(path)
             row["plain_s"] = plain_s
             row["plain_error"] = type(plain_error).__name__ if plain_error else None
@@ -145,12 +146,18 @@ def summarise(rows):
         for code in set(NOTE.findall(r["deep"]["output"])):
             notes.setdefault(code, set()).add(r["name"])
     result["per_check_notes"] = {c: len(n) for c, n in sorted(notes.items())}
+    return result
+
+
+def overheads(rows):
+    """Median seconds the checkup adds to a plain run, over programs that ran every way."""
     timed = [r for r in rows if r["plain_s"] is not None and r["plain_error"] is None
              and r["static"]["measured"]]
-    result["timed"] = len(timed)
-    result["median_deep_overhead_s"] = statistics.median(r["deep"]["s"] - r["plain_s"] for r in timed)
-    result["median_static_overhead_s"] = statistics.median(r["static"]["s"] - r["plain_s"] for r in timed)
-    return result
+    if not timed:
+        return {"timed": 0}
+    return {"timed": len(timed),
+            "median_deep_overhead_s": statistics.median(r["deep"]["s"] - r["plain_s"] for r in timed),
+            "median_static_overhead_s": statistics.median(r["static"]["s"] - r["plain_s"] for r in timed)}
 
 
 def table(rows, result):
@@ -160,8 +167,6 @@ def table(rows, result):
         lines.append(f"{mode:8s} {result[f'detected_{mode}']:>4d}/{result['broken']:<5d} "
                      f"{result[f'diagnosed_{mode}']:>4d}/{result['broken']:<5d} "
                      f"{result[f'false_alarms_{mode}']:>6d}/{result['healthy']:<6d}")
-    lines.append(f"median overhead over {result['timed']} programs that train: static "
-                 f"{result['median_static_overhead_s']:.2f} s, deep {result['median_deep_overhead_s']:.2f} s")
     checks = {code: len(names) for code, names in result["per_check_false_alarms"].items()}
     from tfclinic.checkup import REGISTRY
     from tfclinic.checkup.findings import RUN_REGISTRY
@@ -179,9 +184,7 @@ def table(rows, result):
 
 @pytest.fixture(scope="module")
 def corpus():
-    paths = sorted(CORPUS.glob("*.py"))
-    run_plain(paths[-1])  # first-call costs (imports, kernels) fall outside the timings
-    rows = run_corpus(paths)
+    rows = run_corpus(sorted(CORPUS.glob("*.py")))
     result = summarise(rows)
     print("\n" + table(rows, result), file=sys.stderr)
     return rows, result
@@ -204,13 +207,12 @@ def test_checkup_meets_its_targets_on_the_corpus(corpus):
     assert result["diagnosed_static"] >= TARGETS["diagnosis_static"] * result["broken"], table(rows, result)
     for mode in ("static", "deep"):
         assert result[f"false_alarms_{mode}"] <= TARGETS["false_alarms"] * result["healthy"], table(rows, result)
-    assert result["median_deep_overhead_s"] < TARGETS["median_deep_overhead_s"], table(rows, result)
 
 
 def test_the_static_verdict_is_the_deep_one_less_the_deep_checks(corpus):
     rows, _ = corpus
     measured = [r for r in rows if r["static"]["measured"]]
-    assert len(measured) >= len(rows) // OVERHEAD_EVERY
+    assert len(measured) >= len(rows) // STATIC_EVERY
     for r in measured:
         assert set(r["static"]["codes"]) == set(r["static"]["derived"]), (r["name"], r["static"]["output"])
 
