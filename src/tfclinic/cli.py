@@ -186,7 +186,8 @@ def parser():
     grade.add_argument("--seed", type=int, default=None,
                        help="seed of the fresh data hidden tests draw (default: the lesson's)")
     grade.add_argument("--timeout", type=float, default=SUBMISSION_TIMEOUT_SECONDS, metavar="SECONDS",
-                       help="stop a submission that takes longer and score it zero "
+                       help="stop a submission that uses more CPU seconds and score it zero; "
+                       "a busy machine does not change that count "
                        f"(default: {SUBMISSION_TIMEOUT_SECONDS})")
     grade.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                        help="grade N submissions at once (default: 1; at most one per CPU core helps)")

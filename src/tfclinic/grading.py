@@ -166,10 +166,11 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
         out: the output folder (see the module docstring).
         lesson: grade only this lesson.
         seed: the ``TFCLINIC_SEED`` the hidden tests draw fresh data with.
-        timeout: seconds one submission may take before it is stopped and scored zero.
+        timeout: CPU seconds one submission may use before it is stopped and scored zero.
         jobs: how many submissions to grade at once (on this machine; not with ``cluster``).
         limits: a ``tfclinic.sandbox.confine.Limits`` for each student process.
-        cell_timeout: seconds one cell, or one call into student code, may take.
+        cell_timeout: CPU seconds one cell, or one call into student code, may use (code that
+            only waits is stopped at ten times as many wall seconds).
         report: called with one progress line per submission, as it finishes.
         warn: called with one line per submission or folder that could not be graded.
         feedback: write ``out/feedback/`` and the debrief ``out/report.html`` (tests of
@@ -394,7 +395,7 @@ def runner_outcome(done, work, timeout, seconds):
     ``(status, message, score, tests, seconds, confined)``; wherever the runner ran."""
     result_file = work / "result.json"
     if done.timed_out:
-        return _ungraded(TIMEOUT, f"grading was stopped after {timeout:g} s; does a cell loop forever?", seconds)
+        return _ungraded(TIMEOUT, f"grading was stopped after {timeout:g} s of CPU; does a cell loop forever?", seconds)
     if done.returncode != 0 or not result_file.is_file():
         return _ungraded(FAILED, last_error_line(done), seconds)
     result = json.loads(result_file.read_text())

@@ -18,11 +18,13 @@ from .processes import run_contained
 from .runtime import quiet_environment
 
 # The per-cell time limit for graded runs. nbgrader's own default is 30 s too; we state it so
-# that nobody has to guess, and lessons are written to stay far inside it.
+# that nobody has to guess, and lessons are written to stay far inside it. tfclinic counts it
+# in CPU seconds of the student's process (so a busy machine does not fail a cell), and stops
+# code that only waits at ten times as many wall seconds (tfclinic.processes.CpuBudget).
 CELL_TIMEOUT_SECONDS = 30
 
-# The limit for one whole submission, kernel start included. A cell that ignores the
-# interrupt sent at the cell limit would otherwise hold the batch up for ever.
+# The limit for one whole submission, kernel start included, in CPU seconds too. A cell that
+# ignores the interrupt sent at the cell limit would otherwise hold the batch up for ever.
 SUBMISSION_TIMEOUT_SECONDS = 300
 
 # stderr lines that are noise, not failure: Python warnings and TensorFlow/absl log lines.

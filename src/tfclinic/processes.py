@@ -19,6 +19,12 @@ import psutil
 
 _PR_SET_CHILD_SUBREAPER = 36
 
+# A time limit on student code counts the CPU seconds it uses, so that how busy the machine is
+# does not decide a score (a loaded machine stretches wall time, not CPU time). Code that waits
+# instead of computing (a sleep, a blocked read) uses no CPU; wall time stops it, at this many
+# times the limit.
+WALL_BACKSTOP_FACTOR = 10
+
 # jsonschema imports rfc3987_syntax where it is installed (jupyter-events asks for it), and
 # that import builds a grammar: 1.3 s of CPU in every process that imports nbformat. The
 # module checks IRI formats, which neither nbformat nor nbgrader validates.
@@ -50,6 +56,53 @@ def skip_slow_unused_imports():
     """
     for name in SLOW_UNUSED_MODULES:
         sys.modules.setdefault(name, None)
+
+
+def tree_cpu_seconds(pid):
+    """User and system CPU seconds of process ``pid``, its reaped children and its living
+    descendants; 0 once it is gone."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for index, process in enumerate(processes):
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+        if index == 0:  # children it waited for; a living descendant counts above
+            total += times.children_user + times.children_system
+    return total
+
+
+class CpuBudget:
+    """A limit of ``seconds`` of CPU on the process tree at ``pid``, from now on.
+
+    ``exceeded()`` says why the limit is reached: the tree used more CPU than ``seconds``,
+    or (the backstop for code that waits) ``WALL_BACKSTOP_FACTOR`` times as much wall time
+    passed. CPU time is the measure because it stays the same on a busy machine.
+    """
+
+    def __init__(self, pid, seconds, backstop_factor=WALL_BACKSTOP_FACTOR):
+        self.pid, self.seconds, self.wall_seconds = pid, seconds, seconds * backstop_factor
+        self._cpu_start, self._wall_start = tree_cpu_seconds(pid), time.monotonic()
+        self._cpu_seen = self._cpu_start
+
+    def used(self):
+        """CPU seconds used since the budget started (never decreasing)."""
+        self._cpu_seen = max(self._cpu_seen, tree_cpu_seconds(self.pid))
+        return self._cpu_seen - self._cpu_start
+
+    def exceeded(self):
+        """``None``, or what ran out, as words that follow "student code ..."."""
+        if self.used() > self.seconds:
+            return f"used more than {self.seconds:g} s of CPU"
+        if time.monotonic() - self._wall_start > self.wall_seconds:
+            return f"ran for more than {self.wall_seconds:g} s"
+        return None
 
 
 def _descendants():

@@ -1,12 +1,16 @@
 """The student's self-check: run a notebook and say, test cell by test cell, what passed.
 
-It executes the notebook the way the grader does (same time limit, same quiet TensorFlow,
-same rule for stderr) but reports in plain words instead of writing a gradebook.
+It executes the notebook the way the grader does (same time limit, counted in CPU seconds
+as the grader counts it, same quiet TensorFlow, same rule for stderr) but reports in plain
+words instead of writing a gradebook.
 """
 
 import os
 import re
+import signal
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +20,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from .errors import TfclinicError
 from .nbgrader_course import CELL_TIMEOUT_SECONDS, STDERR_IGNORE_PATTERN
+from .processes import WALL_BACKSTOP_FACTOR, CpuBudget
 from .runtime import SEED_VARIABLE, quiet_environment
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -76,11 +81,69 @@ def _failure(cell):
     return ""
 
 
+class _OverBudget(Exception):
+    """A cell used more CPU than its limit and was interrupted."""
+
+
+class CellCpuLimit:
+    """Interrupt the kernel when one cell uses more than ``seconds`` of CPU, as grading does.
+
+    nbclient's own timeout counts wall time, which a busy machine stretches; it stays as the
+    backstop for cells that only wait. Hooked into ``NotebookClient`` as ``on_cell_execute``
+    (start the cell's budget) and ``on_cell_executed`` (end it, and stop execution if it was
+    exceeded). A kernel that ignores the interrupt is killed after a grace period.
+    """
+
+    GRACE_SECONDS = 5
+
+    def __init__(self, client, seconds):
+        self.client, self.seconds = client, seconds
+        self.exceeded, self._budget, self._interrupted_at = None, None, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def start_cell(self, **_):
+        pid = getattr(getattr(self.client.km, "provisioner", None), "pid", None)
+        self._budget = CpuBudget(pid, self.seconds) if pid else None
+        if not self._thread.is_alive():
+            self._thread.start()
+
+    def end_cell(self, **_):
+        self._budget = None
+        if self.exceeded:
+            raise _OverBudget(self.exceeded)
+
+    def close(self):
+        self._stop.set()
+
+    def _watch(self):
+        while not self._stop.wait(0.5):
+            budget = self._budget
+            if budget is None:
+                continue
+            if self.exceeded is None:
+                self.exceeded = budget.exceeded()
+                if self.exceeded:
+                    self._interrupted_at = time.monotonic()
+                    self._signal(budget.pid, signal.SIGINT)
+            elif time.monotonic() - self._interrupted_at > self.GRACE_SECONDS:
+                self._signal(budget.pid, signal.SIGKILL)
+                self._budget = None
+
+    @staticmethod
+    def _signal(pid, number):
+        try:
+            os.kill(pid, number)
+        except OSError:
+            pass
+
+
 def run_notebook(notebook, directory, seed=None, timeout=CELL_TIMEOUT_SECONDS):
     """Execute ``notebook`` in place in a fresh kernel started in ``directory``.
 
     Errors in cells are recorded in the outputs and execution goes on, as in grading. A cell
-    that exceeds ``timeout`` seconds, or a kernel that dies, stops execution there.
+    that uses more than ``timeout`` seconds of CPU (or waits ten times as long), or a kernel
+    that dies, stops execution there.
 
     Returns:
         ``None`` when every cell ran, otherwise a sentence saying where execution stopped.
@@ -88,14 +151,22 @@ def run_notebook(notebook, directory, seed=None, timeout=CELL_TIMEOUT_SECONDS):
     env = {**os.environ, **quiet_environment()}
     if seed is not None:
         env[SEED_VARIABLE] = str(seed)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(directory)}})
+    client = NotebookClient(notebook, timeout=timeout * WALL_BACKSTOP_FACTOR, kernel_name="python3",
+                            allow_errors=True, resources={"metadata": {"path": str(directory)}})
+    limit = CellCpuLimit(client, timeout)
+    client.on_cell_execute, client.on_cell_executed = limit.start_cell, limit.end_cell
     try:
         client.execute(env=env, stderr=subprocess.DEVNULL)  # the kernel process's own log
+    except _OverBudget as error:
+        return f"a cell {error} and was stopped"
     except CellTimeoutError:
-        return f"a cell ran longer than the {timeout} s limit"
+        return f"a cell ran for more than {timeout * WALL_BACKSTOP_FACTOR:g} s and was stopped"
     except DeadKernelError:
+        if limit.exceeded:
+            return f"a cell {limit.exceeded}, ignored the interrupt and was stopped"
         return "the kernel died (the notebook crashed Python or ran out of memory)"
+    finally:
+        limit.close()
     return None
 
 

@@ -42,7 +42,7 @@ import traceback
 
 import psutil
 
-from ..processes import (Finished, become_subreaper, close_other_fds, kill_tree,
+from ..processes import (CpuBudget, Finished, become_subreaper, close_other_fds, kill_tree,
                          skip_slow_unused_imports)
 
 # Modules every runner and student process needs; imported once, before any fork.
@@ -53,6 +53,10 @@ PRELOAD = ("numpy", "tensorflow", "keras", "nbformat", "IPython.core.interactive
 
 # How long the server may take to fork a runner; its first fork waits for its imports.
 START_SECONDS = 300
+# A submission's limit counts CPU seconds; one that waits instead is stopped by wall time at
+# this many times the limit (each cell's own backstop usually stops it first).
+SUBMISSION_BACKSTOP_FACTOR = 3
+CPU_POLL_SECONDS = 0.5
 
 
 def server_environment(threads):
@@ -128,7 +132,9 @@ class ForkServer:
                 waiting.put(None)
 
     def run(self, args, cwd, env, stdout, stderr, timeout=None):
-        """Run ``python -m tfclinic.sandbox.runner ARGS`` as a fork; kill it after ``timeout`` s.
+        """Run ``python -m tfclinic.sandbox.runner ARGS`` as a fork; kill it once it used
+        ``timeout`` s of CPU (with the student process it forks), or ran for
+        ``SUBMISSION_BACKSTOP_FACTOR`` times as long.
 
         With ``jobs`` above 1, the runner and the student process it forks keep to cores
         that no other runner uses at the same time (``core_sets``): on a 2-core machine two
@@ -166,11 +172,18 @@ class ForkServer:
             started = _next_reply(replies, time.monotonic() + START_SECONDS)
             reply, timed_out = None, False
             if started:
-                reply = _next_reply(replies, None if timeout is None else time.monotonic() + timeout)
-                if reply is None and not self._ended:
-                    timed_out = True
-                    kill_tree(started["pid"])
-                    reply = _next_reply(replies, None)
+                budget = None if timeout is None else CpuBudget(started["pid"], timeout,
+                                                                SUBMISSION_BACKSTOP_FACTOR)
+                while True:
+                    reply = _next_reply(replies, None if budget is None
+                                        else time.monotonic() + CPU_POLL_SECONDS)
+                    if reply is not None or self._ended or budget is None:
+                        break
+                    if budget.exceeded():
+                        timed_out = True
+                        kill_tree(started["pid"])
+                        reply = _next_reply(replies, None)
+                        break
         finally:
             with self._lock:
                 del self._waiting[key]

@@ -29,13 +29,14 @@ import re
 
 import psutil
 
-from ..processes import ForkedChild, kill_tree
+from ..processes import CpuBudget, ForkedChild, kill_tree
 from .confine import Limits
 from .protocol import Decoder, Encoder, ProtocolError, receive, send
 
 # set by the grader while it grades: the student process that test code talks to
 ACTIVE = None
 INTERRUPT_GRACE_SECONDS = 5
+CPU_POLL_SECONDS = 0.5  # how often a call's CPU use is read; the limit holds to about this
 LOG_TAIL_BYTES = 20_000
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -125,8 +126,9 @@ class StudentProcess:
         workdir: its private working folder (created empty by the caller).
         env: its environment.
         limits: a ``Limits``.
-        call_timeout: seconds one cell or call may take; then it is interrupted, and killed
-            if it does not stop.
+        call_timeout: CPU seconds one cell or call may use (a busy machine does not change
+            that count; code that only waits is stopped at ``WALL_BACKSTOP_FACTOR`` times as
+            many wall seconds); then it is interrupted, and killed if it does not stop.
         log: a folder of the grader's where its stdout and stderr go.
     """
 
@@ -212,20 +214,26 @@ class StudentProcess:
     # -- requests ---------------------------------------------------------------------------
 
     def _receive(self, timeout, interruptible=True):
-        deadline = time.monotonic() + timeout
-        interrupted = False
+        """The next reply. An interruptible wait (a cell, a call) has ``timeout`` seconds of
+        the student's CPU (``CpuBudget``), then an interrupt and a grace period; waiting for
+        the process to get ready is limited by wall time."""
+        budget = CpuBudget(self.process.pid, timeout) if interruptible else None
+        deadline = None if interruptible else time.monotonic() + timeout
+        interrupted = None  # why the call was interrupted, once it was
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0 and interruptible and not interrupted and self.process.poll() is None:
-                self.process.send_signal(signal.SIGINT)
-                interrupted, deadline = True, time.monotonic() + INTERRUPT_GRACE_SECONDS
-                continue
-            if left <= 0:
-                self._end("timeout", f"student code ran for more than {self.call_timeout:g} s and "
-                          "ignored the interrupt" if interrupted else
-                          f"the student process was not ready within {timeout:g} s")
+            now = time.monotonic()
+            if budget is not None and interrupted is None:
+                interrupted = budget.exceeded()
+                if interrupted:
+                    if self.process.poll() is None:
+                        self.process.send_signal(signal.SIGINT)
+                    deadline = now + INTERRUPT_GRACE_SECONDS
+            if deadline is not None and now >= deadline:
+                self._end("timeout", f"student code {interrupted} and ignored the interrupt"
+                          if interrupted else f"the student process was not ready within {timeout:g} s")
                 break
-            ready, _, _ = select.select([self._reply], [], [], min(left, 1.0))
+            wait = CPU_POLL_SECONDS if deadline is None else min(deadline - now, CPU_POLL_SECONDS)
+            ready, _, _ = select.select([self._reply], [], [], wait)
             if ready:
                 try:
                     meta, arrays = receive(self._reply)
@@ -236,7 +244,7 @@ class StudentProcess:
                     self._end("crashed", f"the student process sent something that is not data: {error}")
                     break
                 if interrupted:
-                    meta["error"] = ["TimeoutError", f"stopped after {self.call_timeout:g} s"]
+                    meta["error"] = ["TimeoutError", f"stopped: student code {interrupted}"]
                 return meta, arrays
         raise self._gone()
 
