@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 TF     ?= cpu
 STAMP  := $(VENV)/.installed-$(TF)
 PYTEST_ARGS ?=
+# BOOK_FLAGS=--publish builds the edition CI deploys to GitHub Pages (.github/workflows/book.yml).
+BOOK_FLAGS ?=
 
 .PHONY: install book test release clean
 
@@ -19,7 +21,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 book: install
-	$(BIN)/tfclinic book
+	$(BIN)/tfclinic book $(BOOK_FLAGS)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -56,8 +56,11 @@ def with_setup_cell(notebook, cell):
     """Return ``notebook`` (a dict) with ``cell`` as its first code cell.
 
     An earlier setup cell is replaced in place; otherwise the cell goes after the leading
-    Markdown cells (the title), before the first code cell.
+    Markdown cells (the title), before the first code cell. In a notebook whose cells have
+    ids (nbformat 4.5) it gets a fixed one, so that refreshing it changes nothing.
     """
+    if (notebook.get("nbformat") or 0, notebook.get("nbformat_minor") or 0) >= (4, 5):
+        cell = {**cell, "id": SETUP_TAG}
     cells = [c for c in notebook["cells"]]
     for index, existing in enumerate(cells):
         if is_setup_cell(existing):
