@@ -48,7 +48,7 @@ def top_level_entries(dist):
     entries = set()
     for file in dist.files or []:
         parts = Path(file).parts
-        if parts and parts[0] != "..":
+        if parts and parts[0] not in ("..", "__pycache__"):
             entries.add(parts[0])
     return sorted(entries)
 
