@@ -19,10 +19,10 @@ from packaging.requirements import Requirement
 
 from fresh_runtime import canonical, make_runtime
 from tfclinic import __version__
-from tfclinic.book import build_wheel, chapters
-from tfclinic.chapter_notebooks import chapter_notebook_path
+from tfclinic.course.book import build_wheel, chapters
+from tfclinic.course.chapter_notebooks import chapter_notebook_path
 from tfclinic.project import exercise_notebook, lessons, solution_notebook
-from tfclinic.setup_cell import NO_INSTALL_VARIABLE, is_setup_cell, setup_cell, with_setup_cell
+from tfclinic.course.setup_cell import NO_INSTALL_VARIABLE, is_setup_cell, setup_cell, with_setup_cell
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("install")]
 

@@ -15,15 +15,15 @@ import yaml
 from packaging.specifiers import SpecifierSet
 
 from tfclinic import __version__, publishing
-from tfclinic.book import chapters
-from tfclinic.chapter_notebooks import FOLDER, chapter_notebook_path, stale_chapter_notebooks
+from tfclinic.course.book import chapters
+from tfclinic.course.chapter_notebooks import FOLDER, chapter_notebook_path, stale_chapter_notebooks
 from tfclinic.cli import main
 from tfclinic.errors import TfclinicError
 from tfclinic.extras import COMMAND_EXTRAS, install_command, missing_extra
 from tfclinic.project import exercise_notebook, lessons, solution_notebook
-from tfclinic.release import refresh_setup_cells
+from tfclinic.course.release import refresh_setup_cells
 from tfclinic.runtime import pinned_versions, version_note
-from tfclinic.setup_cell import (NO_INSTALL_VARIABLE, cell_source, is_setup_cell, setup_cell,
+from tfclinic.course.setup_cell import (NO_INSTALL_VARIABLE, cell_source, is_setup_cell, setup_cell,
                                  with_setup_cell)
 
 REAL = {"repository": {"url": "https://github.com/Ada-L/course"}}
@@ -258,7 +258,7 @@ def test_a_missing_extra_names_its_install_command():
 
 
 def test_a_course_command_without_nbgrader_exits_2_in_one_line(monkeypatch, capsys):
-    for name in [m for m in sys.modules if m == "tfclinic.release" or m.startswith("nbgrader")]:
+    for name in [m for m in sys.modules if m == "tfclinic.course.release" or m.startswith("nbgrader")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "nbgrader", None)  # import nbgrader now fails
     assert main(["release", "--check"]) == 2

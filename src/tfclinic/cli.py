@@ -9,13 +9,13 @@ import sys
 import time
 
 from .errors import TfclinicError
-from .nbgrader_course import SUBMISSION_TIMEOUT_SECONDS
+from .course.nbgrader_course import SUBMISSION_TIMEOUT_SECONDS
 from .processes import skip_slow_unused_imports
-from .workshop import DEFAULT_PORT
+from .course.workshop import DEFAULT_PORT
 
 
 def _book(args):
-    from .book import build
+    from .course.book import build
     from .project import project_root
 
     if args.publish and args.with_solutions:
@@ -34,9 +34,9 @@ def _book(args):
 
 def _release(args):
     from .project import check_lesson, lessons, project_root
-    from .book import chapters
-    from .chapter_notebooks import stale_chapter_notebooks, write_chapter_notebooks
-    from .release import drift, generate, refresh_setup_cells
+    from .course.book import chapters
+    from .course.chapter_notebooks import stale_chapter_notebooks, write_chapter_notebooks
+    from .course.release import drift, generate, refresh_setup_cells
 
     root = project_root()
     names = [check_lesson(root, name) for name in args.lessons] or lessons(root)
@@ -83,9 +83,9 @@ def _progress_bar(line, width=24):
 
 
 def _grade(args):
-    from .course_settings import settings_for
-    from .exports import parse_formats
-    from .grading import GRADED, grade
+    from .course.course_settings import settings_for
+    from .grading.exports import parse_formats
+    from .grading.grade import GRADED, grade
     from .project import lessons, project_root
     from .sandbox.confine import Limits
 
@@ -111,8 +111,8 @@ def _grade(args):
 
 
 def _collect(args):
-    from .collect import collect
-    from .course_settings import settings_for
+    from .course.collect import collect
+    from .course.course_settings import settings_for
     from .project import lessons, project_root
 
     root = project_root()
@@ -133,7 +133,7 @@ def _collect(args):
 
 def _workshop(args):
     from .project import project_root
-    from .workshop import check_port_free, check_validate_extension, prepare, start_lab, summary
+    from .course.workshop import check_port_free, check_validate_extension, prepare, start_lab, summary
 
     if not 1 <= args.port <= 65535:
         raise TfclinicError(f"--port must be between 1 and 65535, got {args.port}.")

@@ -15,7 +15,7 @@ DEFAULT_SEED = 42
 _QUIET_ENVIRONMENT = {
     "TF_CPP_MIN_LOG_LEVEL": "3",  # C++ INFO/WARNING/ERROR lines on stderr
     "TF_ENABLE_ONEDNN_OPTS": "0",  # the oneDNN banner, and bit-identical CPU results
-    # Read by the notebooks' setup cell (tfclinic.setup_cell): validate, the grader and the
+    # Read by the notebooks' setup cell (tfclinic.course.setup_cell): validate, the grader and the
     # book build run notebooks where tfclinic is installed and no network is allowed.
     "TFCLINIC_NO_INSTALL": "1",
 }

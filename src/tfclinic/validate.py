@@ -15,7 +15,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from .errors import TfclinicError
-from .nbgrader_course import CELL_TIMEOUT_SECONDS, STDERR_IGNORE_PATTERN
+from .course.nbgrader_course import CELL_TIMEOUT_SECONDS, STDERR_IGNORE_PATTERN
 from .runtime import SEED_VARIABLE, quiet_environment
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -17,10 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .errors import TfclinicError
-from .project import lessons
-from .publishing import BOOK_URL_VARIABLE, check_publishable, project_urls, read_config
-from .runtime import quiet_environment
+from ..errors import TfclinicError
+from ..project import lessons
+from ..publishing import BOOK_URL_VARIABLE, check_publishable, project_urls, read_config
+from ..runtime import quiet_environment
 from .sphinx_lessons import EXECUTION_CACHE_VARIABLE, WITH_SOLUTIONS_VARIABLE
 
 INSTRUCTOR_FOLDER = "instructor"

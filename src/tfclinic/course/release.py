@@ -24,9 +24,9 @@ from pathlib import Path
 
 from nbgrader.preprocessors import ClearSolutions
 
-from .errors import TfclinicError
+from ..errors import TfclinicError
 from .nbgrader_course import NbgraderCourse, last_error_line
-from .project import exercise_notebook, solution_notebook
+from ..project import exercise_notebook, solution_notebook
 
 BEGIN_BROKEN = "### BEGIN BROKEN"
 END_BROKEN = "### END BROKEN"
@@ -146,7 +146,7 @@ def drift(project, lessons):
 def refresh_setup_cells(project, lessons, write=True):
     """Give each lesson's solution notebook the setup cell that ``book/_config.yml`` asks for.
 
-    The cell (:mod:`tfclinic.setup_cell`) installs the tfclinic of this checkout from
+    The cell (:mod:`tfclinic.course.setup_cell`) installs the tfclinic of this checkout from
     ``tfclinic.install``; nbgrader then copies it, read-only, into the exercise.
 
     Args:
@@ -160,8 +160,8 @@ def refresh_setup_cells(project, lessons, write=True):
     """
     import nbformat
 
-    from . import __version__
-    from .publishing import install_requirement, read_config
+    from .. import __version__
+    from ..publishing import install_requirement, read_config
     from .setup_cell import setup_cell, with_setup_cell
 
     requirement = install_requirement(read_config(project))

@@ -10,7 +10,7 @@ Registered in ``book/_config.yml`` (``sphinx: extra_extensions``). For every cha
   executed: a copy is written to ``book/exercises/<lesson>.ipynb`` (a generated folder that
   ignores itself in git) with ``mystnb.execution_mode: off`` in its metadata;
 - puts *Run this chapter* buttons under the title of every chapter that has a notebook in
-  ``chapters/`` (:mod:`tfclinic.chapter_notebooks`): Colab, and a download of the notebook;
+  ``chapters/`` (:mod:`tfclinic.course.chapter_notebooks`): Colab, and a download of the notebook;
 - provides the ``{lesson-timetable}`` and ``{wrong-fixes}`` directives of the instructor guide;
 - serves MathJax from the build (``_static/mathjax``, from the sphinx-mathjax-offline
   package) instead of a CDN, so a book opened offline still typesets its formulas;
@@ -39,8 +39,8 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from .chapter_notebooks import FOLDER as CHAPTERS, chapter_notebook_path
-from .project import exercise_notebook, lessons, solution_notebook
-from .publishing import BOOK_URL_VARIABLE, github_repository
+from ..project import exercise_notebook, lessons, solution_notebook
+from ..publishing import BOOK_URL_VARIABLE, github_repository
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ LINKS_CLASS = "tfclinic-lesson-links"
 BUTTON_CLASSES = ["sd-btn", "sd-btn-outline-primary", "sd-shadow-sm", "sd-mr-2", "sd-mb-2"]
 PRIMARY_BUTTON_CLASSES = ["sd-btn", "sd-btn-primary", "sd-shadow-sm", "sd-mr-2", "sd-mb-2"]
 
-_GITIGNORE = "# Written by tfclinic.sphinx_lessons while the book builds; not source.\n*\n"
+_GITIGNORE = "# Written by tfclinic.course.sphinx_lessons while the book builds; not source.\n*\n"
 MATHJAX_SCRIPT = "mathjax/tex-chtml.js"  # in _static/; the component with TeX input, HTML output
 # What tex-chtml.js loads at run time: its fonts, TeX extensions named in a page, the menu's
 # accessibility parts. The other combined components (SVG output, MathML input) are left out.
@@ -313,11 +313,11 @@ class LinkButtons(SphinxPostTransform):
 
 class LessonTimetable(SphinxDirective):
     """``{lesson-timetable}``: the workshop plan of every lesson in ``_toc.yml``, measured
-    from the chapters and exercise notebooks (see :func:`tfclinic.workshop.lesson_plan`).
+    from the chapters and exercise notebooks (see :func:`tfclinic.course.workshop.lesson_plan`).
 
-    With ``:track: NAME`` (a track of :data:`tfclinic.workshop.TRACKS`) it is instead the
+    With ``:track: NAME`` (a track of :data:`tfclinic.course.workshop.TRACKS`) it is instead the
     minute-by-minute plan of that track, from the same measurements
-    (:func:`tfclinic.workshop.track_plan`); a track that names an unknown lesson or runs past
+    (:func:`tfclinic.course.workshop.track_plan`); a track that names an unknown lesson or runs past
     its budget is a build error.
 
     The page is read again whenever ``_toc.yml``, a chapter or an exercise notebook changes.
@@ -351,7 +351,7 @@ class LessonTimetable(SphinxDirective):
         return [_table(self.HEADER, rows)]
 
     def _track(self, root, names, name):
-        from .errors import TfclinicError
+        from ..errors import TfclinicError
         from .workshop import TRACKS, track_plan
 
         if name not in TRACKS:
@@ -371,7 +371,7 @@ class LessonTimetable(SphinxDirective):
 
 class WrongFixes(SphinxDirective):
     """``{wrong-fixes}``: per exercise of the book, the three wrong fixes of the graders' corpus
-    (:mod:`tfclinic.wrong_fixes`) marked most common, with the functions they change."""
+    (:mod:`tfclinic.grading.wrong_fixes`) marked most common, with the functions they change."""
 
     has_content = False
     HEADER = ["exercise", "", "function", "wrong fix", "what it gets wrong"]
@@ -379,7 +379,7 @@ class WrongFixes(SphinxDirective):
     def run(self):
         import ast
 
-        from . import wrong_fixes
+        from ..grading import wrong_fixes
         from .book import lesson_chapters
 
         root = Path(self.env.srcdir).parent
