@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 TF     ?= cpu
 STAMP  := $(VENV)/.installed-$(TF)
 PYTEST_ARGS ?=
+# BOOK_FLAGS=--publish builds the edition CI deploys to GitHub Pages (.github/workflows/book.yml).
+BOOK_FLAGS ?=
 
 .PHONY: install book test release clean
 
@@ -14,12 +16,12 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[$(TF),dev,cluster]"
+	$(BIN)/python -m pip install --quiet -e ".[$(TF),course,dev,cluster]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (tfclinic)" >/dev/null
 	@touch $@
 
 book: install
-	$(BIN)/tfclinic book
+	$(BIN)/tfclinic book $(BOOK_FLAGS)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

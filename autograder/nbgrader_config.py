@@ -8,9 +8,9 @@ adds where the course and its gradebook live. You can also use this file with pl
 from nbgrader.converters import GenerateAssignment, GenerateFeedback
 from nbgrader.preprocessors import ClearSolutions
 
-from tfclinic.feedback import feedback_preprocessors
-from tfclinic.nbgrader_course import CELL_TIMEOUT_SECONDS, STDERR_IGNORE_PATTERN
-from tfclinic.release import ClearSolutionsToBroken
+from tfclinic.grading.feedback import feedback_preprocessors
+from tfclinic.course.nbgrader_course import CELL_TIMEOUT_SECONDS, STDERR_IGNORE_PATTERN
+from tfclinic.course.release import ClearSolutionsToBroken
 
 c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
 
@@ -27,7 +27,7 @@ c.Execute.interrupt_on_timeout = True
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = STDERR_IGNORE_PATTERN
 
-# Released exercises start from broken code rather than an empty stub: see tfclinic.release.
+# Released exercises start from broken code rather than an empty stub: see tfclinic.course.release.
 c.GenerateAssignment.preprocessors = [
     ClearSolutionsToBroken if step is ClearSolutions else step
     for step in GenerateAssignment.preprocessors.default()

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tfclinic.book import build, lesson_chapters
+from tfclinic.course.book import build, lesson_chapters
 from tfclinic.errors import TfclinicError
 from tfclinic.project import project_root
 

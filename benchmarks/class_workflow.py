@@ -3,7 +3,7 @@
 Builds one "download all submissions" archive per lesson (``shapes`` and ``dtypes``) as
 ``--lms`` (Canvas or Moodle) names its files, for ``--students`` students (default 40): most
 hand in the solution, some the untouched exercise, some a wrong fix from the graders' corpus
-(``tfclinic.wrong_fixes``); every seventh is late by half a day to three and a half days; the
+(``tfclinic.grading.wrong_fixes``); every seventh is late by half a day to three and a half days; the
 shapes archive also holds a student with two notebooks, a PDF and a notebook that names no
 lesson. Then it runs the instructor's commands, prints each with its output and time, and
 leaves everything in ``--workdir``.
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from lms_archives import canvas_name, moodle_name, notebook_bytes, write_zip  # noqa: E402
 from tfclinic.project import exercise_notebook, solution_notebook  # noqa: E402
-from tfclinic.wrong_fixes import wrong_fixes  # noqa: E402
+from tfclinic.grading.wrong_fixes import wrong_fixes  # noqa: E402
 
 FIRST = ["Ada", "Grace", "Alan", "Barbara", "Donald", "Edsger", "Frances", "John", "Karen", "Leslie",
          "Margaret", "Niklaus", "Radia", "Seán", "Tim", "Yukihiro", "Zoë", "Ken", "Hedy", "Fei-Fei"]

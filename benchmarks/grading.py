@@ -44,8 +44,8 @@ from pathlib import Path
 
 import nbformat
 
-from tfclinic.grading import grade
-from tfclinic.nbgrader_course import NbgraderCourse
+from tfclinic.grading.grade import grade
+from tfclinic.course.nbgrader_course import NbgraderCourse
 from tfclinic.project import exercise_notebook, lessons, project_root, solution_notebook
 from tfclinic.runtime import quiet_environment
 from tfclinic.sandbox.forkserver import server_environment

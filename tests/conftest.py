@@ -21,7 +21,7 @@ def book_output(project, tmp_path_factory):
     Test modules that use it are in ``pytest.mark.xdist_group("book")``, so under xdist one
     worker builds the book once for all of them.
     """
-    from tfclinic.book import build
+    from tfclinic.course.book import build
 
     output = tmp_path_factory.mktemp("book")
     build(project, output=output, echo=False)

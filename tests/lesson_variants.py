@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from tfclinic.grading import grade
+from tfclinic.grading.grade import grade
 from tfclinic.project import exercise_notebook, solution_notebook
 from tfclinic.sandbox.forkserver import ForkServer
 

@@ -1,6 +1,6 @@
 """Build the archives an LMS hands an instructor, for the collect tests.
 
-Names follow what each LMS writes (see ``tfclinic.collect``): Canvas's
+Names follow what each LMS writes (see ``tfclinic.course.collect``): Canvas's
 ``<sortablename>[_late]_<user id>_<submission id>_<file>`` and Moodle's
 ``<Full name>_<participant id>_assignsubmission_<plugin>_<file>`` (flat) or the same prefix
 as a folder. Entry times are set explicitly, as UTC extended timestamps, so lateness is

@@ -7,9 +7,9 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from tfclinic.book import build, chapters, lesson_chapters
+from tfclinic.course.book import build, chapters, lesson_chapters
 from tfclinic.project import exercise_notebook
-from tfclinic.sphinx_lessons import colab_url
+from tfclinic.course.sphinx_lessons import colab_url
 
 # The book is built once per session (tests/conftest.py); one xdist worker runs every module
 # of this group, so it is built once for test_book and test_browser together.
@@ -121,6 +121,36 @@ def test_lesson_pages_open_in_colab_and_download_the_exercise(project, html):
         assert download.read_bytes() == exercise_notebook(project, lesson).read_bytes()
         assert links["Read the exercise notebook"] == f"exercises/{lesson}.html"
         assert "Solution notebook (instructors)" not in links
+
+
+@pytest.mark.slow
+def test_every_chapter_with_code_runs_in_colab_and_downloads_as_a_notebook(project, html):
+    from tfclinic.course.chapter_notebooks import chapter_notebook_path
+
+    url, branch = repository(project)
+    owner_repo = url.removeprefix("https://github.com/").strip("/")
+    with_notebook = [c for c in chapters(project) if chapter_notebook_path(project, c).is_file()]
+    assert set(lesson_chapters(project)) <= set(with_notebook)
+    for chapter in with_notebook:
+        box = page(html, chapter).select_one(".tfclinic-chapter-links")
+        assert box is not None, f"{chapter} has no Run this chapter buttons"
+        links = {a.get_text(strip=True): a["href"] for a in box.select("a")}
+        assert links["Run this chapter in Colab"] == (
+            f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/chapters/{chapter}.ipynb")
+        download = html / links[f"Download the chapter ({chapter}.ipynb)"]
+        assert download.read_bytes() == chapter_notebook_path(project, chapter).read_bytes()
+    for chapter in set(chapters(project)) - set(with_notebook):
+        assert page(html, chapter).select_one(".tfclinic-chapter-links") is None
+
+
+@pytest.mark.slow
+def test_mathjax_is_served_from_the_build(html):
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    assert any((html / "_static" / "mathjax" / "output" / "chtml" / "fonts").rglob("*.woff"))
+    scripts = [s["src"] for s in page(html, "dtypes").select("script[src]")]
+    assert any(src.endswith("_static/mathjax/tex-chtml.js") for src in scripts), scripts
+    assert not [src for src in scripts if "://" in src]  # nothing from another host
+    assert files_mentioning(html, ["cdn.jsdelivr.net/npm/mathjax"]) == []
 
 
 def test_colab_links_are_derived_from_the_repository_url():

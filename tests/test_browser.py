@@ -3,8 +3,9 @@ link resolves, and no page logs an unexpected error.
 
 Headless Chromium is Debian's ``chromium`` package, driven by Playwright's Python package;
 no browser is ever downloaded. Without ``/usr/bin/chromium`` the test is skipped, except in
-CI (``CI=true``), where ``.ci/run`` installs it and the test must run. The test never
-leaves 127.0.0.1: MathJax, the one file the book loads from a CDN, is answered locally.
+CI (``CI=true``), where ``.ci/run`` installs it and the test must run. The network is
+blocked: every request that leaves the local server fails the test (MathJax included, which
+the book serves from its own ``_static/``), and the count of such requests is printed.
 """
 
 import functools
@@ -18,14 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from tfclinic.book import lesson_chapters
+from tfclinic.course.book import lesson_chapters
 
 pytestmark = pytest.mark.xdist_group("book")  # shares the session's book build (conftest.py)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@"
 NOT_PAGES = {"_static", "_sources", "_downloads", "_images"}  # assets, not pages of the book
 
 
@@ -89,6 +89,12 @@ IMAGES = """async () => {
                              width: img.naturalWidth, height: img.naturalHeight}));
 }"""
 LINKS = "() => Array.from(document.querySelectorAll('a[href]'), a => a.href)"
+# Typeset formulas (MathJax 3 replaces each by an mjx-container), and formulas left as TeX.
+MATH = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  return {typeset: document.querySelectorAll('mjx-container').length,
+          raw: document.querySelectorAll('.math:not(:has(mjx-container))').length};
+}"""
 IDS = "() => Array.from(document.querySelectorAll('[id]'), e => e.id)"
 
 
@@ -106,19 +112,15 @@ def test_every_page_loads_with_its_images_links_and_no_console_error(project, ht
     screenshots.mkdir()
     print(f"\nscreenshots of the lesson pages: {screenshots}")
 
-    problems, links, ids = [], {}, {}
+    problems, links, ids, outside_requests, typeset = [], {}, {}, [], {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
-        # The book must work offline: a request that leaves the local server is a defect,
-        # except MathJax, which Sphinx loads from its CDN on pages with math. The test stays
-        # offline and answers it with an empty script; math then shows as TeX source.
+        # The book must work offline: a request that leaves the local server is a defect.
         def outside(route):
-            if route.request.url.startswith(MATHJAX_CDN):
-                route.fulfill(status=200, content_type="text/javascript", body="")
-            else:
-                problems.append(f"external request {route.request.url}")
-                route.abort()
+            outside_requests.append(route.request.url)
+            problems.append(f"external request {route.request.url}")
+            route.abort()
 
         context.route(lambda url: not url.startswith(server), outside)
         for name in pages:
@@ -145,6 +147,11 @@ def test_every_page_loads_with_its_images_links_and_no_console_error(project, ht
                 if href.startswith(server):
                     links.setdefault(href, name)
             ids[server + name] = set(tab.evaluate(IDS))
+            math = tab.evaluate(MATH)
+            if math["typeset"] or math["raw"]:
+                typeset[name] = math["typeset"]
+                if math["raw"]:
+                    problems.append(f"{name}: {math['raw']} formulas left as TeX (MathJax did not run)")
             problems += [f"{name}: console error: {text}" for text in errors]
             lesson = name.removesuffix(".html")
             if lesson in lessons or lesson.startswith("exercises/"):
@@ -152,6 +159,9 @@ def test_every_page_loads_with_its_images_links_and_no_console_error(project, ht
             tab.close()
         browser.close()
 
+    print(f"requests that left 127.0.0.1: {len(outside_requests)}; formulas typeset offline: "
+          f"{sum(typeset.values())} on {len(typeset)} pages")
+    assert "dtypes.html" in typeset and typeset["dtypes.html"] > 0  # the chapter with formulas
     for href, origin in sorted(links.items()):
         target, _, fragment = href.partition("#")
         code = status(target)

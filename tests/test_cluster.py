@@ -31,7 +31,7 @@ import pytest
 
 import test_untrusted_code as untrusted
 from lesson_variants import ROOT, exercise, solution
-from tfclinic.grading import JOURNAL, grade
+from tfclinic.grading.grade import JOURNAL, grade
 
 distributed = pytest.importorskip("distributed")
 

@@ -11,8 +11,8 @@ import pytest
 
 from lms_archives import at, canvas_name, moodle_name, notebook_bytes, write_zip
 from lesson_variants import ROOT, exercise, solution
-from tfclinic.collect import collect, slug, student_name_problem
-from tfclinic.course_settings import CourseSettings, load_settings, read_timestamp
+from tfclinic.course.collect import collect, slug, student_name_problem
+from tfclinic.course.course_settings import CourseSettings, load_settings, read_timestamp
 from tfclinic.errors import TfclinicError
 
 TFCLINIC = str(Path(sys.executable).with_name("tfclinic"))

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from lms_archives import at
-from tfclinic.course_settings import LatePolicy, default_settings_path, load_settings, settings_for
+from tfclinic.course.course_settings import LatePolicy, default_settings_path, load_settings, settings_for
 from tfclinic.errors import TfclinicError
 
 LESSONS = ["dtypes", "shapes"]

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 
 from lesson_variants import cell, solution, solution_namespace
-from tfclinic.wrong_fixes import as_cell_edits
+from tfclinic.grading.wrong_fixes import as_cell_edits
 
 LESSON = "dtypes"
 SEEDS = [0, 1, 2, 3, 4]
 FULL_MARKS = 10
 THRESHOLD = 0.05  # the training test's limit on the trained model's binary cross-entropy
 
-# Plausible wrong fixes: each one moves or adds a cast and still gets a dtype wrong. They live in tfclinic.wrong_fixes,
+# Plausible wrong fixes: each one moves or adds a cast and still gets a dtype wrong. They live in tfclinic.grading.wrong_fixes,
 # which the instructor guide reads too. The corpora below are graded by tests/test_lessons.py
 # (one test for the lessons that share them).
 WRONG_FIXES = as_cell_edits(LESSON)

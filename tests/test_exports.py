@@ -5,8 +5,8 @@ import csv
 import pytest
 
 from tfclinic.errors import TfclinicError
-from tfclinic.exports import parse_formats, spreadsheet_safe, write_exports
-from tfclinic.grading import Grade, write_csv
+from tfclinic.grading.exports import parse_formats, spreadsheet_safe, write_exports
+from tfclinic.grading.grade import Grade, write_csv
 
 GRADES = [
     Grade("ada", "shapes", 10, 10, "graded"),

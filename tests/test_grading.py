@@ -10,8 +10,8 @@ import nbformat
 import pytest
 
 from lesson_variants import cell, exercise, solution, with_cell_source
-from tfclinic.grading import MARKER, grade
-from tfclinic.nbgrader_course import STDERR_IGNORE_PATTERN
+from tfclinic.grading.grade import MARKER, grade
+from tfclinic.course.nbgrader_course import STDERR_IGNORE_PATTERN
 from tfclinic.validate import _failure, run_notebook
 
 TFCLINIC = str(Path(sys.executable).with_name("tfclinic"))
@@ -107,8 +107,8 @@ def test_nbgrader_starts_without_the_slow_unused_import():
         return {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
 
     # lark is the parser library that rfc3987_syntax builds its grammar with
-    assert "nbformat" in imported("tfclinic.nbgrader_main")
-    assert "lark" not in imported("tfclinic.nbgrader_main")
+    assert "nbformat" in imported("tfclinic.course.nbgrader_main")
+    assert "lark" not in imported("tfclinic.course.nbgrader_main")
     assert "lark" in imported("nbgrader")  # what the skip saves where it is installed
 
 

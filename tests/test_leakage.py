@@ -10,7 +10,7 @@ import pytest
 
 from lesson_variants import cell, exercise, solution
 from tfclinic.leakage import shared_rows
-from tfclinic.wrong_fixes import as_cell_edits
+from tfclinic.grading.wrong_fixes import as_cell_edits
 
 LESSON = "leakage"
 SEEDS = [0, 1, 2, 3, 4]
@@ -117,7 +117,7 @@ def test_fast_on_100k_rows():
 
 # --- the lesson's grader -------------------------------------------------------------------
 
-# Plausible wrong fixes: each one looks like a repair and still leaks or breaks the data. They live in tfclinic.wrong_fixes,
+# Plausible wrong fixes: each one looks like a repair and still leaks or breaks the data. They live in tfclinic.grading.wrong_fixes,
 # which the instructor guide reads too. The corpora below are graded by tests/test_lessons.py
 # (one test for the lessons that share them).
 WRONG_FIXES = as_cell_edits(LESSON)

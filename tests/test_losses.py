@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lesson_variants import cell, grade_variants, solution, solution_namespace
-from tfclinic.wrong_fixes import (ADAM, INTEGERS, ONE_HOT, binary, initial, multiclass, picker,
+from tfclinic.grading.wrong_fixes import (ADAM, INTEGERS, ONE_HOT, binary, initial, multiclass, picker,
                                   regressor, wrong_fixes)
 
 LESSON = "losses"
@@ -17,7 +17,7 @@ FULL_MARKS = 10
 POINTS_PER_CELL = 2
 
 # Plausible wrong fixes: each repairs half of a cell, or repairs it in a way that only looks
-# right. Each must cost exactly the points of its own cell. They live in tfclinic.wrong_fixes,
+# right. Each must cost exactly the points of its own cell. They live in tfclinic.grading.wrong_fixes,
 # which the instructor guide reads too, grouped here by cell: {part: {name: (grade_id, source)}}.
 WRONG_FIXES = {}
 for _fix in wrong_fixes(LESSON):

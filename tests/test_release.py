@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tfclinic.project import exercise_notebook, lessons, solution_notebook
-from tfclinic.release import drift, release_source
+from tfclinic.course.release import drift, release_source
 
 SOURCE = """def f(x):
     ### BEGIN SOLUTION
@@ -29,7 +29,7 @@ def test_several_regions_in_one_cell():
 def test_a_region_without_broken_code_keeps_its_stub():
     from nbformat.v4 import new_code_cell
 
-    from tfclinic.release import ClearSolutionsToBroken
+    from tfclinic.course.release import ClearSolutionsToBroken
 
     source = SOURCE + "### BEGIN SOLUTION\nsecret = 42\n### END SOLUTION\n"
     cell = new_code_cell(source)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lesson_variants import cell, grade_notebooks, solution, solution_namespace, with_cell_source
-from tfclinic.wrong_fixes import wrong_fixes
+from tfclinic.grading.wrong_fixes import wrong_fixes
 
 LESSON = "scaling"
 SEEDS = [0, 1, 2, 3, 4]
@@ -13,7 +13,7 @@ PIPELINE = "scaling-make-pipeline"
 
 # Plausible wrong fixes, each with the score it must get (the cells it passes show which
 # test catches which mistake: learns 4, train-only 3, same-transform 3). They live in
-# tfclinic.wrong_fixes, which the instructor guide reads too.
+# tfclinic.grading.wrong_fixes, which the instructor guide reads too.
 WRONG_FIXES = {fix.name: (fix.score, fix.source) for fix in wrong_fixes(LESSON)}
 
 # Other correct repairs, written the way students write them; all must earn full marks.

@@ -9,11 +9,11 @@ import re
 import pytest
 
 from lesson_variants import ROOT, solution
-from tfclinic.book import lesson_chapters
+from tfclinic.course.book import lesson_chapters
 from tfclinic.errors import TfclinicError
-from tfclinic.workshop import (BREAK_MINUTES, CLOSE_MINUTES, INTRO_MINUTES, MINUTES_TO_CHECK,
+from tfclinic.course.workshop import (BREAK_MINUTES, CLOSE_MINUTES, INTRO_MINUTES, MINUTES_TO_CHECK,
                                TRACKS, Track, lesson_plan, track_plan)
-from tfclinic.wrong_fixes import CORPUS, as_cell_edits, most_common, wrong_fixes
+from tfclinic.grading.wrong_fixes import CORPUS, as_cell_edits, most_common, wrong_fixes
 
 TWO_HOURS = 120
 GUIDE = ROOT / "book" / "instructors.md"
@@ -126,7 +126,7 @@ def render(tmp_path, source):
         (book / name).symlink_to(ROOT / "book" / name)
     for folder in ("exercises", "solutions"):
         (tmp_path / folder).symlink_to(ROOT / folder)
-    (book / "conf.py").write_text('extensions = ["tfclinic.sphinx_lessons"]\n')
+    (book / "conf.py").write_text('extensions = ["tfclinic.course.sphinx_lessons"]\n')
     (book / "index.rst").write_text(f"Guide\n=====\n\n{source}\n")
     warnings = io.StringIO()
     with docutils_namespace():  # directives and nodes registered here are dropped afterwards

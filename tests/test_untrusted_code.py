@@ -213,7 +213,7 @@ class Listener:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    from tfclinic.grading import grade
+    from tfclinic.grading.grade import grade
     from tfclinic.sandbox.confine import Limits
 
     submissions, out = tmp_path_factory.mktemp("hostile"), tmp_path_factory.mktemp("out")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tfclinic.book import lesson_chapters
+from tfclinic.course.book import lesson_chapters
 from tfclinic.project import exercise_notebook, lessons
-from tfclinic.workshop import (MINUTES_PER_FUNCTION, MINUTES_TO_CHECK, VALIDATE_SERVER_EXTENSION,
+from tfclinic.course.workshop import (MINUTES_PER_FUNCTION, MINUTES_TO_CHECK, VALIDATE_SERVER_EXTENSION,
                                WORDS_PER_MINUTE, lab_command, lesson_plan)
 
 TFCLINIC = str(Path(sys.executable).with_name("tfclinic"))

@@ -9,19 +9,24 @@ import sys
 import time
 
 from .errors import TfclinicError
-from .nbgrader_course import SUBMISSION_TIMEOUT_SECONDS
+from .course.nbgrader_course import SUBMISSION_TIMEOUT_SECONDS
 from .processes import skip_slow_unused_imports
-from .workshop import DEFAULT_PORT
+from .course.workshop import DEFAULT_PORT
 
 
 def _book(args):
-    from .book import build
+    from .course.book import build
     from .project import project_root
 
-    index = build(project_root(), with_solutions=args.with_solutions)
+    if args.publish and args.with_solutions:
+        raise TfclinicError("--publish builds the public book; the instructor edition "
+                            "(--with-solutions) is never published.")
+    index = build(project_root(), with_solutions=args.with_solutions, publish=args.publish)
     if args.with_solutions:
         print(f"\nThe instructor edition (solutions and hidden tests; do not publish it) is in "
               f"{index.parent}: open file://{index}")
+    elif args.publish:
+        print(f"\nThe book to publish is ready in {index.parent} (deploy that folder)")
     else:
         print(f"\nThe book is ready: open file://{index}")
     return 0
@@ -29,20 +34,35 @@ def _book(args):
 
 def _release(args):
     from .project import check_lesson, lessons, project_root
-    from .release import drift, generate
+    from .course.book import chapters
+    from .course.chapter_notebooks import stale_chapter_notebooks, write_chapter_notebooks
+    from .course.release import drift, generate, refresh_setup_cells
 
     root = project_root()
     names = [check_lesson(root, name) for name in args.lessons] or lessons(root)
     if args.check:
+        stale = refresh_setup_cells(root, names, write=False)
+        for name in stale:
+            print(f"solutions/{name} has a missing or stale setup cell (book/_config.yml, the "
+                  "version); run `tfclinic release`", file=sys.stderr)
         changed = drift(root, names)
         for name in changed:
             print(f"exercises/{name} differs from what `tfclinic release` generates", file=sys.stderr)
-        if not changed:
-            print(f"exercises/ is up to date ({len(names)} lessons)")
-        return 1 if changed else 0
+        drifted = [] if args.lessons else stale_chapter_notebooks(root, chapters(root))
+        for name in drifted:
+            print(f"chapters/{name.removesuffix('.ipynb')}.ipynb differs from what `tfclinic "
+                  "release` generates from the book", file=sys.stderr)
+        if not changed and not stale and not drifted:
+            print(f"exercises/ and chapters/ are up to date ({len(names)} lessons)")
+        return 1 if changed or stale or drifted else 0
+    for name in refresh_setup_cells(root, names):
+        print(f"refreshed the setup cell of solutions/{name}/{name}.ipynb")
     generate(root, names, root / "exercises")
     for name in names:
         print(f"released exercises/{name}/{name}.ipynb")
+    if not args.lessons:
+        for name in write_chapter_notebooks(root, chapters(root)):
+            print(f"wrote chapters/{name}.ipynb from book/{name}.md")
     return 0
 
 
@@ -63,9 +83,9 @@ def _progress_bar(line, width=24):
 
 
 def _grade(args):
-    from .course_settings import settings_for
-    from .exports import parse_formats
-    from .grading import GRADED, grade
+    from .course.course_settings import settings_for
+    from .grading.exports import parse_formats
+    from .grading.grade import GRADED, grade
     from .project import lessons, project_root
     from .sandbox.confine import Limits
 
@@ -91,8 +111,8 @@ def _grade(args):
 
 
 def _collect(args):
-    from .collect import collect
-    from .course_settings import settings_for
+    from .course.collect import collect
+    from .course.course_settings import settings_for
     from .project import lessons, project_root
 
     root = project_root()
@@ -113,7 +133,7 @@ def _collect(args):
 
 def _workshop(args):
     from .project import project_root
-    from .workshop import check_port_free, check_validate_extension, prepare, start_lab, summary
+    from .course.workshop import check_port_free, check_validate_extension, prepare, start_lab, summary
 
     if not 1 <= args.port <= 65535:
         raise TfclinicError(f"--port must be between 1 and 65535, got {args.port}.")
@@ -160,14 +180,22 @@ def parser():
     book.add_argument("--with-solutions", action="store_true",
                       help="build the instructor edition, with every lesson's solution notebook "
                       "and hidden tests, into book/_build/instructor (never publish it)")
+    book.add_argument("--publish", action="store_true",
+                      help="build the edition to publish (what CI deploys to GitHub Pages): "
+                      "refuse a placeholder repository.url in book/_config.yml, use the book's "
+                      "absolute address, and include the wheel the notebooks' setup cell installs")
     book.set_defaults(run=_book)
 
     release = sub.add_parser("release", help="generate exercises/ from solutions/ with nbgrader",
                              description="Regenerate the student notebooks in exercises/ from the "
-                             "nbgrader source notebooks in solutions/. Never edit exercises/ by hand.")
+                             "nbgrader source notebooks in solutions/ (refreshing their setup cell "
+                             "from book/_config.yml), and, when no LESSON is named, the chapter "
+                             "notebooks in chapters/ from the book. Never edit exercises/ or "
+                             "chapters/ by hand.")
     release.add_argument("lessons", nargs="*", metavar="LESSON", help="lessons to release (default: all)")
     release.add_argument("--check", action="store_true",
-                         help="write nothing; exit 1 if exercises/ differs from a fresh release")
+                         help="write nothing; exit 1 if exercises/, chapters/ or a setup cell differs "
+                         "from a fresh release")
     release.set_defaults(run=_release)
 
     validate = sub.add_parser("validate", help="run a notebook and report each test cell",
@@ -272,6 +300,14 @@ def main(argv=None):
         return args.run(args)
     except TfclinicError as error:
         print(f"tfclinic: error: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:  # a core install running a command of an extra
+        from .extras import missing_extra
+
+        message = missing_extra(args.command, error)
+        if message is None:
+            raise
+        print(f"tfclinic: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tfclinic: interrupted", file=sys.stderr)

@@ -334,9 +334,9 @@ def check_memory(machine):
 @check("jupyter")
 def check_jupyter(machine):
     """FAIL unless JupyterLab imports and nbgrader's Validate button is installed and enabled
-    (``tfclinic.workshop.check_validate_extension``, which ``tfclinic workshop`` runs too)."""
+    (``tfclinic.course.workshop.check_validate_extension``, which ``tfclinic workshop`` runs too)."""
     from .errors import TfclinicError
-    from .workshop import check_validate_extension
+    from .course.workshop import check_validate_extension
 
     try:
         import jupyterlab

@@ -15,11 +15,15 @@ DEFAULT_SEED = 42
 _QUIET_ENVIRONMENT = {
     "TF_CPP_MIN_LOG_LEVEL": "3",  # C++ INFO/WARNING/ERROR lines on stderr
     "TF_ENABLE_ONEDNN_OPTS": "0",  # the oneDNN banner, and bit-identical CPU results
+    # Read by the notebooks' setup cell (tfclinic.course.setup_cell): validate, the grader and the
+    # book build run notebooks where tfclinic is installed and no network is allowed.
+    "TFCLINIC_NO_INSTALL": "1",
 }
 
 
 def quiet_environment():
-    """Return the environment variables that keep TensorFlow's startup logs off stderr."""
+    """Return the environment of a process tfclinic runs notebooks in: TensorFlow's startup
+    logs kept off stderr, and the setup cell told not to install anything."""
     return dict(_QUIET_ENVIRONMENT)
 
 
@@ -63,4 +67,57 @@ def begin(seed=None):
     tf.get_logger().setLevel("ERROR")
     seed = lesson_seed() if seed is None else int(seed)
     keras.utils.set_random_seed(seed)
+    global _VERSIONS_TOLD
+    if not _VERSIONS_TOLD:
+        _VERSIONS_TOLD = True
+        note = version_note({"tensorflow": tf.__version__, "keras": keras.__version__})
+        if note:
+            print(note)
     return seed
+
+
+_VERSIONS_TOLD = False  # begin() says it once per process, however often a notebook calls it
+
+
+def pinned_versions():
+    """The versions the course pins, ``{"tensorflow": SpecifierSet, "keras": SpecifierSet}``,
+    read from tfclinic's installed metadata (its ``cpu`` and ``gpu`` extras); ``{}`` when
+    tfclinic has no metadata (a source tree on ``sys.path``)."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement
+
+    try:
+        requirements = [Requirement(line) for line in requires("tfclinic") or []]
+    except PackageNotFoundError:
+        return {}
+    pins = {}
+    for requirement in requirements:
+        name = "tensorflow" if requirement.name in ("tensorflow", "tensorflow-cpu") else requirement.name
+        if name in ("tensorflow", "keras") and requirement.specifier:
+            pins.setdefault(name, requirement.specifier)
+    return pins
+
+
+def version_note(running, pins=None):
+    """One line saying the running TensorFlow or Keras differ from the pinned ones, or ``None``.
+
+    Args:
+        running: ``{"tensorflow": "2.19.0", "keras": "3.8.0"}``, the versions in this process.
+        pins: the pins; by default :func:`pinned_versions`.
+
+    Example:
+        >>> from packaging.specifiers import SpecifierSet
+        >>> version_note({"tensorflow": "2.19.0", "keras": "3.15.1"},
+        ...              {"tensorflow": SpecifierSet("==2.21.*"), "keras": SpecifierSet("==3.15.*")})
+        'tfclinic: this runtime has TensorFlow 2.19.0 and Keras 3.15.1; the book was built with TensorFlow ==2.21.* and Keras ==3.15.*, so results may differ from the book.'
+    """
+    pins = pinned_versions() if pins is None else pins
+    names = {"tensorflow": "TensorFlow", "keras": "Keras"}
+    checked = [name for name in names if name in pins and name in running]
+    if all(pins[name].contains(running[name], prereleases=True) for name in checked):
+        return None
+    have = " and ".join(f"{names[name]} {running[name]}" for name in checked)
+    built = " and ".join(f"{names[name]} {pins[name]}" for name in checked)
+    return (f"tfclinic: this runtime has {have}; the book was built with {built}, "
+            "so results may differ from the book.")

@@ -19,7 +19,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from .errors import TfclinicError
-from .nbgrader_course import CELL_TIMEOUT_SECONDS, STDERR_IGNORE_PATTERN
+from .course.nbgrader_course import CELL_TIMEOUT_SECONDS, STDERR_IGNORE_PATTERN
 from .processes import WALL_BACKSTOP_FACTOR, CpuBudget
 from .runtime import SEED_VARIABLE, quiet_environment
 

@@ -9,8 +9,11 @@ registry is the only list of checks: ``checkup`` runs what is in it, the tests w
 import html
 from dataclasses import dataclass
 
-# Relative links work in the built book and on its published copy alike.
-BOOK_BASE = ""
+from ..publishing import installed_book_url
+
+# Where links to the book start: the published book from a terminal, relative in the book's
+# own pages (tfclinic.publishing.installed_book_url).
+BOOK_BASE = installed_book_url()
 
 ERROR = "error"
 WARNING = "warning"

@@ -5,7 +5,7 @@ One source, two readers:
 - the lesson tests (``tests/test_<lesson>.py``, graded by ``tests/test_lessons.py`` for the
   lessons that share one contract) grade every fix here as an edit of the solution notebook
   and assert that it earns less than full marks, or exactly its ``score`` where one is given;
-- the instructor guide (the ``{wrong-fixes}`` directive of :mod:`tfclinic.sphinx_lessons`)
+- the instructor guide (the ``{wrong-fixes}`` directive of :mod:`tfclinic.course.sphinx_lessons`)
   lists, per exercise, the three fixes marked ``common``, with their ``mistake`` in words.
 
 ``common`` ranks 1 to 3 the fixes the course's authors expect to see most often in a class:

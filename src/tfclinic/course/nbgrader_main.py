@@ -1,4 +1,4 @@
-"""``python -m tfclinic.nbgrader_main ARGS`` is ``nbgrader ARGS``, 1.3 s of CPU sooner.
+"""``python -m tfclinic.course.nbgrader_main ARGS`` is ``nbgrader ARGS``, 1.3 s of CPU sooner.
 
 tfclinic starts nbgrader this way (``NbgraderCourse.run``), to prepare the lessons and to
 render feedback, skipping an import that nbgrader never uses

@@ -1,6 +1,11 @@
 """Build the online book with Jupyter Book 1: every chapter executed, warnings are errors.
 
-The public edition goes to ``book/_build/html``. The instructor edition
+The public edition goes to ``book/_build/html``. A local build links within itself (relative
+addresses); the publish build (``publish=True``, ``tfclinic book --publish``, what CI deploys to
+GitHub Pages) first refuses a placeholder ``repository.url`` (:mod:`tfclinic.publishing`), then
+sets the book's absolute address (Sphinx's ``html_baseurl``, and the checkup's links in the
+chapters) and puts the tfclinic wheel the notebooks' setup cell installs in
+``_static/wheels/``. The instructor edition
 (``with_solutions=True``) adds each lesson's nbgrader source notebook, solutions and hidden
 tests included, and goes to ``book/_build/instructor/_build/html``; it reuses the public
 edition's execution cache, so chapters run once for both.
@@ -12,12 +17,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .errors import TfclinicError
-from .project import lessons
-from .runtime import quiet_environment
+from ..errors import TfclinicError
+from ..project import lessons
+from ..publishing import BOOK_URL_VARIABLE, check_publishable, project_urls, read_config
+from ..runtime import quiet_environment
 from .sphinx_lessons import EXECUTION_CACHE_VARIABLE, WITH_SOLUTIONS_VARIABLE
 
 INSTRUCTOR_FOLDER = "instructor"
+WHEELS_FOLDER = "_static/wheels"  # in the HTML folder: where the setup cell's wheel is published
 
 
 def chapters(project):
@@ -47,7 +54,28 @@ def jupyter_book_command(source, output=None):
     return command
 
 
-def build(project, output=None, echo=True, with_solutions=False):
+def build_wheel(project, folder, echo=True):
+    """Build the tfclinic wheel of ``project`` into ``folder`` and return its path.
+
+    pip builds it in an isolated environment with the build backend ``pyproject.toml`` names.
+
+    Raises:
+        TfclinicError: when pip cannot build it.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    before = set(folder.glob("tfclinic-*.whl"))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                           "--disable-pip-version-check", "--wheel-dir", str(folder), str(project)],
+                          text=True, capture_output=not echo)
+    wheels = sorted(set(folder.glob("tfclinic-*.whl")) - before) or sorted(folder.glob("tfclinic-*.whl"))
+    if done.returncode != 0 or not wheels:
+        detail = "" if echo else ": " + (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise TfclinicError(f"pip could not build the tfclinic wheel (exit {done.returncode}){detail}")
+    return wheels[-1]
+
+
+def build(project, output=None, echo=True, with_solutions=False, publish=False):
     """Build ``book/`` of ``project`` to HTML and return the path of ``index.html``.
 
     Args:
@@ -57,13 +85,17 @@ def build(project, output=None, echo=True, with_solutions=False):
         with_solutions: build the instructor edition into ``OUTPUT/_build/instructor``, with
             each lesson's solution notebook as a page; it shares the execution cache of the
             public edition in ``OUTPUT/_build/.jupyter_cache``.
+        publish: build the edition to publish: refuse a placeholder ``repository.url``, use
+            the book's absolute address, and add the wheel the setup cell installs.
 
     Raises:
         TfclinicError: when the build fails: a chapter raised an error it was not tagged to
             raise, a cell timed out, or Sphinx reported a warning.
     """
     source = Path(project) / "book"
-    env = {**os.environ, **quiet_environment(), "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    base = check_publishable(read_config(project), project_urls(project)) if publish else ""
+    env = {**os.environ, **quiet_environment(), "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+           BOOK_URL_VARIABLE: base}
     env.pop(WITH_SOLUTIONS_VARIABLE, None)
     env.pop(EXECUTION_CACHE_VARIABLE, None)
     if with_solutions:
@@ -77,4 +109,7 @@ def build(project, output=None, echo=True, with_solutions=False):
         detail = "" if echo else "\n" + (done.stdout + done.stderr)[-4000:]
         raise TfclinicError(f"the book did not build (exit {done.returncode}); "
                             "the messages above say which chapter and why." + detail)
-    return Path(output or source) / "_build" / "html" / "index.html"
+    html = Path(output or source) / "_build" / "html"
+    if publish:
+        build_wheel(project, html / WHEELS_FOLDER, echo=echo)
+    return html / "index.html"

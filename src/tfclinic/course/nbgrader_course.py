@@ -3,7 +3,7 @@
 nbgrader wants its own layout (``source/``, ``release/``, ``submitted/``...) and a gradebook.
 tfclinic keeps its repository layout (``solutions/``, ``exercises/``) and builds that layout
 on demand, so nbgrader never writes logs or databases into the checkout. nbgrader runs in a
-child process (``tfclinic.nbgrader_main``): a crash there is reported, it never takes the
+child process (``tfclinic.course.nbgrader_main``): a crash there is reported, it never takes the
 caller down.
 """
 
@@ -13,9 +13,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from .errors import TfclinicError
-from .processes import run_contained
-from .runtime import quiet_environment
+from ..errors import TfclinicError
+from ..processes import run_contained
+from ..runtime import quiet_environment
 
 # The per-cell time limit for graded runs. nbgrader's own default is 30 s too; we state it so
 # that nobody has to guess, and lessons are written to stay far inside it. tfclinic counts it
@@ -109,7 +109,7 @@ class NbgraderCourse:
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         if seed is not None:
             env["TFCLINIC_SEED"] = str(seed)
-        done = run_contained([sys.executable, "-m", "tfclinic.nbgrader_main", *args], cwd=self.root,
+        done = run_contained([sys.executable, "-m", "tfclinic.course.nbgrader_main", *args], cwd=self.root,
                              env=env, timeout=timeout)
         if "Exception while loading config file" in done.stderr:
             detail = [line.strip() for line in done.stderr.splitlines() if line.strip()]

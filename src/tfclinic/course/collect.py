@@ -51,8 +51,8 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from .course_settings import CourseSettings, utc_text
-from .errors import TfclinicError
-from .project import lessons as course_lessons, solution_notebook
+from ..errors import TfclinicError
+from ..project import lessons as course_lessons, solution_notebook
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024  # far above any lesson notebook, with outputs
 STUDENTS_COLUMNS = ["student", "name", "lms", "lms_id", "email", "sis_id"]

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from nbgrader.preprocessors import ClearSolutions
 
-from .errors import TfclinicError
+from ..errors import TfclinicError
 from .nbgrader_course import NbgraderCourse, last_error_line
-from .project import exercise_notebook
+from ..project import exercise_notebook, solution_notebook
 
 BEGIN_BROKEN = "### BEGIN BROKEN"
 END_BROKEN = "### END BROKEN"
@@ -141,3 +141,38 @@ def drift(project, lessons):
             if not committed.is_file() or not filecmp.cmp(fresh, committed, shallow=False):
                 changed.append(lesson)
         return changed
+
+
+def refresh_setup_cells(project, lessons, write=True):
+    """Give each lesson's solution notebook the setup cell that ``book/_config.yml`` asks for.
+
+    The cell (:mod:`tfclinic.course.setup_cell`) installs the tfclinic of this checkout from
+    ``tfclinic.install``; nbgrader then copies it, read-only, into the exercise.
+
+    Args:
+        project: the tfclinic checkout.
+        lessons: lesson names.
+        write: rewrite the notebooks whose setup cell is missing or stale; with ``False`` only
+            report them (``tfclinic release --check``).
+
+    Returns:
+        The lessons whose solution notebook had a missing or stale setup cell.
+    """
+    import nbformat
+
+    from .. import __version__
+    from ..publishing import install_requirement, read_config
+    from .setup_cell import setup_cell, with_setup_cell
+
+    requirement = install_requirement(read_config(project))
+    stale = []
+    for lesson in lessons:
+        path = solution_notebook(project, lesson)
+        notebook = nbformat.read(path, as_version=4)
+        cell = setup_cell(requirement, __version__, grade_id=f"{lesson}-setup")
+        fresh = nbformat.from_dict(with_setup_cell(notebook, cell))
+        if nbformat.writes(fresh) != nbformat.writes(notebook):
+            stale.append(lesson)
+            if write:
+                nbformat.write(fresh, path)
+    return stale

@@ -1,8 +1,8 @@
 """Grade on Dask distributed workers: ``tfclinic grade --cluster ADDRESS`` (extra ``cluster``).
 
 ``DaskExecutor`` is the grading loop's executor for a cluster, next to
-``tfclinic.grading.ThreadExecutor`` for this machine; the loop, the gradebook, the CSV and the
-journal stay in ``tfclinic.grading`` and in this process, the only writer of them all.
+``tfclinic.grading.grade.ThreadExecutor`` for this machine; the loop, the gradebook, the CSV and the
+journal stay in ``tfclinic.grading.grade`` and in this process, the only writer of them all.
 
 - Each task carries data only: the submission's bytes, the lesson's source notebook and the
   grading options. It returns data only: the outcome (status, message, score per test cell,
@@ -38,7 +38,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .errors import TfclinicError
+from ..errors import TfclinicError
 
 RESOURCE = "tfclinic-grading"
 PLUGIN_NAME = "tfclinic-grading"
@@ -60,12 +60,12 @@ LAYER_NEEDS = {
     "processes": "Landlock signal scoping (Linux 6.7+)",
 }
 
-log = logging.getLogger("tfclinic.grading_cluster")
+log = logging.getLogger("tfclinic.grading.cluster")
 
 
 def confinement_problem():
     """None when this host confines student code with every layer, else what is missing."""
-    from .doctor import confinement_report
+    from ..doctor import confinement_report
 
     report = confinement_report()
     if "error" in report:
@@ -102,7 +102,7 @@ class GradingPlugin(_worker_plugin_base()):
     name = PLUGIN_NAME
 
     async def setup(self, worker):
-        from .processes import skip_slow_unused_imports
+        from ..processes import skip_slow_unused_imports
 
         skip_slow_unused_imports()  # 1.3 s of CPU in every worker that reads a notebook
         self.worker, self.host = worker, socket.gethostname()
@@ -125,7 +125,7 @@ class GradingPlugin(_worker_plugin_base()):
         return None
 
     def _new_server(self):
-        from .sandbox.forkserver import ForkServer
+        from ..sandbox.forkserver import ForkServer
 
         return ForkServer(self.worker.state.nthreads)
 
@@ -172,8 +172,8 @@ def grade_remote(job, source):
 
     from distributed import get_worker
 
-    from .grading import CORRUPT, _ungraded, runner_outcome
-    from .validate import read_notebook
+    from .grade import CORRUPT, _ungraded, runner_outcome
+    from ..validate import read_notebook
 
     worker = get_worker()
     plugin = worker.plugins.get(PLUGIN_NAME)
@@ -212,7 +212,7 @@ def grade_remote(job, source):
 
 
 class DaskExecutor:
-    """Grade on a Dask distributed cluster; the interface of ``tfclinic.grading.ThreadExecutor``.
+    """Grade on a Dask distributed cluster; the interface of ``tfclinic.grading.grade.ThreadExecutor``.
 
     Args:
         address: a scheduler's address (TLS and other settings come from Dask's own
@@ -290,7 +290,7 @@ class DaskExecutor:
             while waiting and running.count() < self.window * self.threads:
                 student, lesson, notebook = waiting.pop()
                 if not notebook.is_file():
-                    from .grading import MISSING, _ungraded
+                    from .grade import MISSING, _ungraded
 
                     ready.append(((student, lesson), _ungraded(MISSING, f"no {lesson}.ipynb in {notebook.parent}")))
                     continue
@@ -322,7 +322,7 @@ class DaskExecutor:
 
     def _received(self, course, key, future):
         """The outcome of a finished task; its graded notebook and logs go into ``course``."""
-        from .grading import FAILED, _ungraded
+        from .grade import FAILED, _ungraded
 
         student, lesson = key
         try:
@@ -358,7 +358,7 @@ class DaskExecutor:
         """
         from distributed import wait
 
-        from .grading import _collect_feedback
+        from .grade import _collect_feedback
 
         with_notebook = [row for row in rows if course.path("autograded", row.student, row.lesson).is_file()]
         if not with_notebook:
@@ -407,8 +407,8 @@ def render_remote(template, config, batch):
     """
     from nbgrader.api import Gradebook, MissingEntry
 
-    from .grading import _record
-    from .nbgrader_course import NbgraderCourse, last_error_line
+    from .grade import _record
+    from ..course.nbgrader_course import NbgraderCourse, last_error_line
 
     with tempfile.TemporaryDirectory(prefix="tfclinic-feedback-") as folder:
         folder = Path(folder)

@@ -9,18 +9,25 @@ Registered in ``book/_config.yml`` (``sphinx: extra_extensions``). For every cha
 - adds the exercise notebook as a page of the book, nested under the chapter and never
   executed: a copy is written to ``book/exercises/<lesson>.ipynb`` (a generated folder that
   ignores itself in git) with ``mystnb.execution_mode: off`` in its metadata;
+- puts *Run this chapter* buttons under the title of every chapter that has a notebook in
+  ``chapters/`` (:mod:`tfclinic.course.chapter_notebooks`): Colab, and a download of the notebook;
 - provides the ``{lesson-timetable}`` and ``{wrong-fixes}`` directives of the instructor guide;
+- serves MathJax from the build (``_static/mathjax``, from the sphinx-mathjax-offline
+  package) instead of a CDN, so a book opened offline still typesets its formulas;
+- uses the published book's address as ``html_baseurl`` in the publish build
+  (``$TFCLINIC_BOOK_URL``, set by ``tfclinic book --publish``);
 - in the instructor edition only (``tfclinic_with_solutions``, set by
   ``tfclinic book --with-solutions``), does the same with the nbgrader source notebook,
   solutions and hidden tests included, in ``book/solutions/``. The public edition excludes
   that folder, so no solution reaches it even when an instructor build left one behind.
 
 It also drops a duplicated inline script of sphinx-thebe that logs a console error on every
-page. Everything is read from the checkout; the build downloads nothing.
+page. Everything is read from the checkout; the build downloads nothing, and the pages load
+nothing from elsewhere.
 """
 
 import os
-import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -31,7 +38,9 @@ from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from .project import exercise_notebook, lessons, solution_notebook
+from .chapter_notebooks import FOLDER as CHAPTERS, chapter_notebook_path
+from ..project import exercise_notebook, lessons, solution_notebook
+from ..publishing import BOOK_URL_VARIABLE, github_repository
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +57,25 @@ LINKS_CLASS = "tfclinic-lesson-links"
 BUTTON_CLASSES = ["sd-btn", "sd-btn-outline-primary", "sd-shadow-sm", "sd-mr-2", "sd-mb-2"]
 PRIMARY_BUTTON_CLASSES = ["sd-btn", "sd-btn-primary", "sd-shadow-sm", "sd-mr-2", "sd-mb-2"]
 
-_GITIGNORE = "# Written by tfclinic.sphinx_lessons while the book builds; not source.\n*\n"
-_GITHUB = re.compile(r"^https://github\.com/(?P<repo>[\w.-]+/[\w.-]+?)(?:\.git)?/?$")
+_GITIGNORE = "# Written by tfclinic.course.sphinx_lessons while the book builds; not source.\n*\n"
+MATHJAX_SCRIPT = "mathjax/tex-chtml.js"  # in _static/; the component with TeX input, HTML output
+# What tex-chtml.js loads at run time: its fonts, TeX extensions named in a page, the menu's
+# accessibility parts. The other combined components (SVG output, MathML input) are left out.
+MATHJAX_PARTS = ("tex-chtml.js", "input/tex/extensions", "output/chtml", "a11y", "ui", "sre")
+
+
+def notebook_colab_url(repository_url, branch, path):
+    """The Colab address that opens the notebook at ``path`` of the repository from GitHub.
+
+    Raises:
+        ValueError: if ``repository_url`` is not a GitHub repository address.
+
+    Example:
+        >>> notebook_colab_url("https://github.com/ada/course", "main", "chapters/shapes.ipynb")
+        'https://colab.research.google.com/github/ada/course/blob/main/chapters/shapes.ipynb'
+    """
+    owner, repo = github_repository(repository_url)
+    return f"https://colab.research.google.com/github/{owner}/{repo}/blob/{branch}/{path}"
 
 
 def colab_url(repository_url, branch, lesson):
@@ -70,12 +96,7 @@ def colab_url(repository_url, branch, lesson):
         >>> colab_url("https://github.com/ada/course", "main", "shapes")
         'https://colab.research.google.com/github/ada/course/blob/main/exercises/shapes/shapes.ipynb'
     """
-    match = _GITHUB.match(repository_url or "")
-    if not match:
-        raise ValueError(f"repository.url must be a GitHub repository address "
-                         f"(https://github.com/OWNER/REPO) for Colab links, got {repository_url!r}")
-    return (f"https://colab.research.google.com/github/{match['repo']}/blob/{branch}/"
-            f"{EXERCISES}/{lesson}/{lesson}.ipynb")
+    return notebook_colab_url(repository_url, branch, f"{EXERCISES}/{lesson}/{lesson}.ipynb")
 
 
 def page_notebook(source):
@@ -118,7 +139,15 @@ def _lesson_pages(app, config):
         config.tfclinic_with_solutions = True
     if os.environ.get(EXECUTION_CACHE_VARIABLE):
         config.nb_execution_cache_path = os.environ[EXECUTION_CACHE_VARIABLE]
+    if os.environ.get(BOOK_URL_VARIABLE):
+        config.html_baseurl = os.environ[BOOK_URL_VARIABLE]
+    if _mathjax_folder() is not None:
+        config.mathjax_path = MATHJAX_SCRIPT
+    else:
+        logger.warning("tfclinic: sphinx-mathjax-offline is not installed, so the book's "
+                       "formulas need MathJax from the internet; pip install 'tfclinic[course]'")
     app.tfclinic_lessons = {}
+    app.tfclinic_chapters = {}
     site_map = getattr(config, "external_site_map", None)
     root = Path(app.srcdir).parent
     if site_map is None or not (root / "solutions").is_dir():
@@ -127,6 +156,17 @@ def _lesson_pages(app, config):
     repository = config.html_theme_options.get("repository_url", "")
     branch = config.html_theme_options.get("repository_branch") or "main"
     known = set(lessons(root))
+    for chapter in site_map:
+        notebook = chapter_notebook_path(root, chapter)
+        if notebook.is_file():
+            try:
+                colab = notebook_colab_url(repository, branch, f"{CHAPTERS}/{chapter}.ipynb")
+            except ValueError as error:
+                logger.warning(f"tfclinic: {error}; set it in book/_config.yml")
+                return
+            app.tfclinic_chapters[chapter] = {
+                "colab": colab, "download": f"/../{notebook.relative_to(root).as_posix()}",
+                "name": notebook.name}
     exercises, solutions = {}, {}
     for lesson in [name for name in site_map if name in known]:
         source = exercise_notebook(root, lesson)
@@ -215,24 +255,45 @@ def _link_box(docname, lesson, links, kind):
     return box
 
 
+def _chapter_box(docname, links):
+    """The paragraph of buttons that runs the chapter itself: Colab and a notebook download."""
+    box = nodes.container(classes=[LINKS_CLASS, "tfclinic-chapter-links"])
+    box += _paragraph("Run this chapter's code yourself, as a notebook (its first cell installs "
+                      "tfclinic where it is missing):")
+    buttons = nodes.paragraph()
+    buttons += _button(nodes.reference("", "Run this chapter in Colab", refuri=links["colab"],
+                                       reftitle="Open this chapter as a notebook in Google Colab"),
+                       PRIMARY_BUTTON_CLASSES)
+    download = addnodes.download_reference("", "", refdoc=docname, reftarget=links["download"],
+                                           refexplicit=True)
+    download += nodes.inline(text=f"Download the chapter ({links['name']})")
+    buttons += _button(download, BUTTON_CLASSES)
+    box += buttons
+    return box
+
+
 def _insert_links(app, doctree):
     """``doctree-read``, before Sphinx collects downloads: put the buttons under the title."""
     docname = app.env.docname
     pages = getattr(app, "tfclinic_lessons", {})
+    chapters = getattr(app, "tfclinic_chapters", {})
     folder, _, name = docname.rpartition("/")
+    boxes = [_chapter_box(docname, chapters[docname])] if docname in chapters else []
     if docname in pages:
         lesson, kind = docname, "chapter"
     elif folder in GENERATED_FOLDERS and name in pages:
         lesson, kind = name, folder
     else:
-        return
-    links = dict(pages[lesson], solution=app.config.tfclinic_with_solutions)
-    box = _link_box(docname, lesson, links, kind)
+        lesson = None
+    if lesson is not None:
+        links = dict(pages[lesson], solution=app.config.tfclinic_with_solutions)
+        boxes.append(_link_box(docname, lesson, links, kind))
     section = next(iter(doctree.findall(nodes.section)), None)
-    if section is not None and section.children and isinstance(section[0], nodes.title):
-        section.insert(1, box)
-    else:
-        doctree.insert(0, box)
+    for box in reversed(boxes):
+        if section is not None and section.children and isinstance(section[0], nodes.title):
+            section.insert(1, box)
+        else:
+            doctree.insert(0, box)
 
 
 class LinkButtons(SphinxPostTransform):
@@ -252,11 +313,11 @@ class LinkButtons(SphinxPostTransform):
 
 class LessonTimetable(SphinxDirective):
     """``{lesson-timetable}``: the workshop plan of every lesson in ``_toc.yml``, measured
-    from the chapters and exercise notebooks (see :func:`tfclinic.workshop.lesson_plan`).
+    from the chapters and exercise notebooks (see :func:`tfclinic.course.workshop.lesson_plan`).
 
-    With ``:track: NAME`` (a track of :data:`tfclinic.workshop.TRACKS`) it is instead the
+    With ``:track: NAME`` (a track of :data:`tfclinic.course.workshop.TRACKS`) it is instead the
     minute-by-minute plan of that track, from the same measurements
-    (:func:`tfclinic.workshop.track_plan`); a track that names an unknown lesson or runs past
+    (:func:`tfclinic.course.workshop.track_plan`); a track that names an unknown lesson or runs past
     its budget is a build error.
 
     The page is read again whenever ``_toc.yml``, a chapter or an exercise notebook changes.
@@ -290,7 +351,7 @@ class LessonTimetable(SphinxDirective):
         return [_table(self.HEADER, rows)]
 
     def _track(self, root, names, name):
-        from .errors import TfclinicError
+        from ..errors import TfclinicError
         from .workshop import TRACKS, track_plan
 
         if name not in TRACKS:
@@ -310,7 +371,7 @@ class LessonTimetable(SphinxDirective):
 
 class WrongFixes(SphinxDirective):
     """``{wrong-fixes}``: per exercise of the book, the three wrong fixes of the graders' corpus
-    (:mod:`tfclinic.wrong_fixes`) marked most common, with the functions they change."""
+    (:mod:`tfclinic.grading.wrong_fixes`) marked most common, with the functions they change."""
 
     has_content = False
     HEADER = ["exercise", "", "function", "wrong fix", "what it gets wrong"]
@@ -318,7 +379,7 @@ class WrongFixes(SphinxDirective):
     def run(self):
         import ast
 
-        from . import wrong_fixes
+        from ..grading import wrong_fixes
         from .book import lesson_chapters
 
         root = Path(self.env.srcdir).parent
@@ -373,6 +434,33 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = scripts
 
 
+def _mathjax_folder():
+    """The MathJax 3 files of the installed sphinx-mathjax-offline package, or ``None``."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        dist = distribution("sphinx-mathjax-offline")
+    except PackageNotFoundError:
+        return None
+    script = next((f for f in dist.files or [] if f.as_posix().endswith("/mathjax/tex-chtml.js")), None)
+    return Path(dist.locate_file(script)).parent if script is not None else None
+
+
+def _copy_mathjax(app, exception):
+    """``build-finished``: copy the MathJax parts the pages load into ``_static/mathjax``."""
+    folder = _mathjax_folder()
+    if exception is not None or folder is None or app.builder.format != "html":
+        return
+    target = Path(app.outdir) / "_static" / "mathjax"
+    for part in MATHJAX_PARTS:
+        source = folder / part
+        if source.is_dir():
+            shutil.copytree(source, target / part, dirs_exist_ok=True)
+        elif source.is_file():
+            (target / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / part)
+
+
 def setup(app):
     """Register the extension with Sphinx."""
     app.add_config_value("tfclinic_with_solutions", False, "env", [bool])
@@ -382,5 +470,6 @@ def setup(app):
     app.add_directive("lesson-timetable", LessonTimetable)
     app.add_directive("wrong-fixes", WrongFixes)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=999)  # after all others
+    app.connect("build-finished", _copy_mathjax)
     return {"version": "1", "env_version": 4, "parallel_read_safe": True,
             "parallel_write_safe": True}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .errors import TfclinicError
+from ..errors import TfclinicError
 
 if sys.version_info >= (3, 11):
     import tomllib

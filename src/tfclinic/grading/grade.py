@@ -20,13 +20,13 @@ others are still graded. Runners work in parallel (``jobs``); this process alone
 gradebook, the CSV and the feedback.
 
 Where runners run is the executor's business: ``ThreadExecutor`` (threads of this process,
-one fork server on this machine) or, with ``cluster``, ``tfclinic.grading_cluster``'s
+one fork server on this machine) or, with ``cluster``, ``tfclinic.grading.cluster``'s
 ``DaskExecutor`` (Dask distributed workers, one fork server per worker). Both feed the same
 grading loop (``_grade_all``) with the same outcomes, so the scores do not depend on where a
 submission was graded. ``resume`` keeps what an interrupted run recorded in
 ``OUT/journal.jsonl`` and grades only what is missing there, or changed since.
 
-Deadlines and the late policy come from the course settings (``tfclinic.course_settings``);
+Deadlines and the late policy come from the course settings (``tfclinic.course.course_settings``);
 the penalty is computed there once per submission, subtracted from ``score`` and recorded in
 the gradebook as nbgrader's late-submission penalty, which its feedback page shows.
 """
@@ -43,18 +43,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .collect import read_students, student_name_problem
-from .course_settings import CourseSettings, read_timestamp, utc_text
+from ..course.collect import read_students, student_name_problem
+from ..course.course_settings import CourseSettings, read_timestamp, utc_text
 from .debrief import write_debrief
-from .errors import TfclinicError
+from ..errors import TfclinicError
 from .exports import spreadsheet_safe, write_exports
-from .nbgrader_course import CELL_TIMEOUT_SECONDS, SUBMISSION_TIMEOUT_SECONDS, NbgraderCourse, last_error_line
-from .processes import descendant_pids, kill_new_descendants
-from .project import check_lesson, lessons as course_lessons
-from .runtime import lesson_seed
-from .sandbox.confine import Limits
-from .sandbox.forkserver import ForkServer
-from .validate import read_notebook
+from ..course.nbgrader_course import CELL_TIMEOUT_SECONDS, SUBMISSION_TIMEOUT_SECONDS, NbgraderCourse, last_error_line
+from ..processes import descendant_pids, kill_new_descendants
+from ..project import check_lesson, lessons as course_lessons
+from ..runtime import lesson_seed
+from ..sandbox.confine import Limits
+from ..sandbox.forkserver import ForkServer
+from ..validate import read_notebook
 
 MARKER = ".tfclinic-grading"
 JOURNAL = "journal.jsonl"
@@ -179,10 +179,10 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
             ``jobs`` (it runs that many runners at once); by default one is started for this
             call and stopped at its end.
         settings: the ``CourseSettings`` with deadlines and the late policy.
-        exports: LMS formats to write besides ``grades.csv`` (``tfclinic.exports.FORMATS``).
+        exports: LMS formats to write besides ``grades.csv`` (``tfclinic.grading.exports.FORMATS``).
         cluster: grade on Dask distributed workers instead of here: a scheduler's address
             (``tcp://host:8786``, ``tls://...``) or ``local:N`` for N local workers
-            (``tfclinic.grading_cluster``; needs the ``tfclinic[cluster]`` extra).
+            (``tfclinic.grading.cluster``; needs the ``tfclinic[cluster]`` extra).
         resume: keep what an earlier, interrupted run into ``out`` recorded for the same
             notebook bytes (and the same seed, limits and lesson sources); grade the rest.
 
@@ -221,7 +221,7 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
     before = descendant_pids()
 
     if cluster:
-        from .grading_cluster import DaskExecutor
+        from .cluster import DaskExecutor
 
         executor = DaskExecutor(cluster, warn=warn)
     else:
@@ -324,7 +324,7 @@ def _grade_all(executor, course, found, report, warn, settings, submitted, journ
 class ThreadExecutor:
     """Grade on this machine: ``jobs`` threads, each waiting on a runner of one fork server.
 
-    The interface every executor has (``tfclinic.grading_cluster.DaskExecutor`` too): a
+    The interface every executor has (``tfclinic.grading.cluster.DaskExecutor`` too): a
     context manager, ``grade`` (start grading, return an iterator of outcomes as they
     finish), ``cancel`` (stop everything now) and ``render_feedback`` (render feedback where
     the work was done, or return False to leave it to ``_collect_feedback`` here).
@@ -536,7 +536,7 @@ def write_csv(grades, path):
 
     ``submitted`` is UTC ISO 8601 (empty when unknown), ``hours_late`` is empty when on time
     or when the lesson has no deadline; text a spreadsheet would run as a formula is made
-    inert (``tfclinic.exports.spreadsheet_safe``).
+    inert (``tfclinic.grading.exports.spreadsheet_safe``).
     """
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)

@@ -26,7 +26,7 @@ never a false zero. Every text cell goes through ``spreadsheet_safe``, so a name
 
 import csv
 
-from .errors import TfclinicError
+from ..errors import TfclinicError
 
 FORMATS = ("canvas", "moodle", "wide")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -62,7 +62,7 @@ def write_exports(formats, grades, out, students=None, columns=None):
 
     Args:
         formats: names from ``FORMATS``.
-        grades: the ``tfclinic.grading.Grade`` rows of a run.
+        grades: the ``tfclinic.grading.grade.Grade`` rows of a run.
         out: the grading folder.
         students: ``{student: row of students.csv}``, the identities ``collect`` recorded.
         columns: ``{"canvas": {lesson: header}, "moodle": {...}}`` from the course settings.

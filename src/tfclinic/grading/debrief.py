@@ -14,7 +14,7 @@ import io
 from collections import Counter
 from datetime import datetime, timezone
 
-from .course_settings import late_text
+from ..course.course_settings import late_text
 
 TOP_MESSAGES = 3
 
@@ -43,7 +43,7 @@ def write_debrief(path, grades, tests, settings, skipped=()):
     """Write the debrief page to ``path``.
 
     Args:
-        grades: the ``tfclinic.grading.Grade`` rows of the run.
+        grades: the ``tfclinic.grading.grade.Grade`` rows of the run.
         tests: ``{(student, lesson): {cell: {"points", "score", "error"}}}`` of graded ones.
         settings: the run's ``CourseSettings`` (deadlines, late policy).
         skipped: lines about folders that were not graded at all.

@@ -17,9 +17,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import TfclinicError
-from .project import exercise_notebook, lessons
-from .runtime import quiet_environment
+from ..errors import TfclinicError
+from ..project import exercise_notebook, lessons
+from ..runtime import quiet_environment
 
 DEFAULT_PORT = 8888
 HOST = "127.0.0.1"
