@@ -25,11 +25,34 @@ def hostile(notebook):
 @pytest.fixture(scope="module")
 def feedback(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("feedback")
-    grades = grade_notebooks("shapes", {"ada": hostile(solution("shapes")), "bob": exercise("shapes")},
-                             tmp, feedback=True)
+    grades = grade_notebooks("shapes", {"ada": hostile(solution("shapes")), "bob": exercise("shapes"),
+                                        "cy": stripped(solution("shapes"))}, tmp, feedback=True)
     assert grades["ada"].score == grades["ada"].max_score
+    assert grades["cy"].score == grades["cy"].max_score
     folder = tmp / "graded-None" / "feedback"
-    return {student: (folder / student / "shapes.html").read_text() for student in ("ada", "bob")}
+    return {student: (folder / student / "shapes.html").read_text() for student in ("ada", "bob", "cy")}
+
+
+def stripped(notebook):
+    """The notebook as Colab or VS Code may save it: no cell metadata at all."""
+    for cell in notebook.cells:
+        cell.metadata = {}
+    return notebook
+
+
+@pytest.mark.slow
+def test_feedback_shows_the_code_of_a_submission_without_metadata(feedback):
+    page = feedback["cy"]
+    assert "this cell is missing from the submission" not in page
+    assert "np</span><span class=\"o\">.</span><span class=\"n\">stack</span>" in page  # make_features
+    assert "sample</span><span class=\"p\">[</span><span class=\"n\">np</span>" in page  # predict_one
+
+
+@pytest.mark.slow
+def test_feedback_shows_no_grader_internals(feedback):
+    for student, page in feedback.items():
+        for internal in ("sandbox/worker.py", "tfclinic/sandbox", "site-packages"):
+            assert internal not in page, (student, internal)
 
 
 @pytest.mark.slow
