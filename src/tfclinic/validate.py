@@ -19,6 +19,11 @@ from .nbgrader_course import CELL_TIMEOUT_SECONDS, STDERR_IGNORE_PATTERN
 from .runtime import SEED_VARIABLE, quiet_environment
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+HIDDEN_TESTS_NOTE = ("Hidden tests call your functions again on fresh data, with other sizes, "
+                     "when your work is graded; no self-check runs them. "
+                     "`tfclinic validate --fresh NOTEBOOK` (or, in Colab, "
+                     "`from tfclinic.practice import check; check(globals())` in a cell) "
+                     "tries your functions on freshly drawn sizes and data before you hand in.")
 
 
 @dataclass
@@ -54,11 +59,14 @@ def _nbgrader(cell):
 
 
 def summarize_error(ename, evalue, max_lines=None):
-    """``ename: evalue`` in full (Keras's list of the call's arguments left out), one line of
-    text per line, so that ``assert_allclose``'s ACTUAL and DESIRED stay. ``max_lines`` cuts
-    it, when given."""
+    """``ename: evalue`` in full, so that ``assert_allclose``'s ACTUAL and DESIRED and the
+    inner error of a traced function stay; left out are blank lines, Keras's list of the
+    call's arguments and the machine's paths (a notebook cell is "a cell", a library file is
+    named from its package). ``max_lines`` cuts it, when given."""
+    from .display import clean_paths
+
     lines = []
-    for line in _ANSI.sub("", evalue).splitlines():
+    for line in clean_paths(_ANSI.sub("", evalue)).splitlines():
         if line.strip().startswith("Arguments received by"):
             break
         if line.strip():
@@ -145,7 +153,7 @@ def validate(path, seed=None):
 
 def format_report(path, results, stopped, seconds):
     """The report printed by ``tfclinic validate``: visible tests as N/M with points."""
-    from .lab_validate import HIDDEN_TESTS_NOTE, visible_summary
+    from .lab_validate import visible_summary
 
     earned = sum(r.points for r in results if r.passed)
     total = sum(r.points for r in results)

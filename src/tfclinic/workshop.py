@@ -25,8 +25,10 @@ DEFAULT_PORT = 8888
 HOST = "127.0.0.1"
 NBGRADER_LAB_EXTENSION = "@jupyter/nbgrader"
 VALIDATE_PLUGIN = "@jupyter/nbgrader:validate-assignment"
-VALIDATE_SERVER_EXTENSION = "nbgrader.server_extensions.validate_assignment"
-HONEST_VALIDATE_EXTENSION = "tfclinic.lab_validate"  # the button reports N/M, never "all pass"
+# The Validate button's server side: tfclinic's subclass of nbgrader's handler, which reports
+# visible tests as N/M and never "passes all the tests", serves nbgrader's URLs in its place.
+VALIDATE_SERVER_EXTENSION = "tfclinic.lab_validate"
+NBGRADER_VALIDATE_EXTENSION = "nbgrader.server_extensions.validate_assignment"
 # The workshop plan of the instructor guide: a rule of thumb, stated there in words.
 WORDS_PER_MINUTE = 100  # walking through a chapter with its code and output, not silent reading
 MINUTES_PER_FUNCTION = 10  # per broken function students repair
@@ -145,16 +147,15 @@ def check_validate_extension():
 
 def lab_command(folder, port, open_browser=True):
     """The command line that starts JupyterLab in ``folder`` with only the student's
-    nbgrader extension (validate) switched on."""
+    nbgrader extension (validate, served by :mod:`tfclinic.lab_validate`) switched on."""
     command = [sys.executable, "-m", "jupyter", "lab",
                f"--ServerApp.root_dir={Path(folder).resolve()}",
                f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}",
                "--ServerApp.port_retries=0",
                f"--ServerApp.open_browser={open_browser}",
-               f"--ServerApp.jpserver_extensions={VALIDATE_SERVER_EXTENSION}=True",
-               f"--ServerApp.jpserver_extensions={HONEST_VALIDATE_EXTENSION}=True"]
+               f"--ServerApp.jpserver_extensions={VALIDATE_SERVER_EXTENSION}=True"]
     command += [f"--ServerApp.jpserver_extensions={name}=False"
-                for name in INSTRUCTOR_SERVER_EXTENSIONS]
+                for name in (NBGRADER_VALIDATE_EXTENSION, *INSTRUCTOR_SERVER_EXTENSIONS)]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--ServerApp.allow_root=True")  # containers and CI run as root
     return command
