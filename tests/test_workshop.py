@@ -144,15 +144,23 @@ def get(url, data=None, headers=None, timeout=5):
 
 
 def tuned_build_model(project):
-    """The shapes solution with ``build_model`` hard-coded to the notebook's 8 features: it
-    passes every visible test and loses points to the hidden ones."""
+    """The shapes exercise repaired as the solution does it, but with ``build_model``
+    hard-coded to the notebook's 8 features: it passes every visible test and would lose
+    points to the hidden ones."""
     import nbformat
 
-    notebook = nbformat.read(project / "solutions" / "shapes" / "shapes.ipynb", as_version=4)
-    cell = next(c for c in notebook.cells
-                if c.metadata.get("nbgrader", {}).get("grade_id") == "shapes-build-model")
-    cell.source = cell.source.replace("keras.Input(shape=(n_features,))", "keras.Input(shape=(8,))")
-    assert "shape=(8,)" in cell.source
+    notebook = nbformat.read(exercise_notebook(project, "shapes"), as_version=4)
+    solved = {c.metadata["nbgrader"]["grade_id"]: c.source
+              for c in nbformat.read(project / "solutions" / "shapes" / "shapes.ipynb", as_version=4).cells
+              if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in solved:
+            cell.source = solved[grade_id]
+            if grade_id == "shapes-build-model":
+                cell.source = cell.source.replace("keras.Input(shape=(n_features,))",
+                                                  "keras.Input(shape=(8,))")
+                assert "shape=(8,)" in cell.source
     return notebook
 
 
@@ -173,7 +181,10 @@ def read_validate_dialog(base, token, path):
         if shots:
             tab.screenshot(path=str(Path(shots) / "lab-validate-dialog.png"))
         text = dialog.inner_text()
+        clipped = tab.evaluate("""() => Array.from(document.querySelectorAll(
+            '#validation-message pre')).filter(b => b.scrollWidth > b.clientWidth + 1).length""")
         browser.close()
+    assert clipped == 0, f"{clipped} blocks of the dialog are clipped"
     return text
 
 

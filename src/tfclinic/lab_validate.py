@@ -35,7 +35,9 @@ SUMMARY_CLASS = "tfclinic-selfcheck"
 # The dialog puts each entry in #validation-message as <div><p>heading</p></div> followed by
 # a block for the source and one for the error; the summary is the first entry, so its
 # heading is the first child. (tests/test_workshop.py reads the dialog in Chromium.)
-_HIDE_SUMMARY_HEADING = "<style>#validation-message > div:first-child {display: none}</style>"
+# The note wraps inside its box (the dialog's blocks are <pre>, which would clip it).
+_HIDE_SUMMARY_HEADING = ("<style>#validation-message > div:first-child {display: none} "
+                         f"#validation-message .{SUMMARY_CLASS} {{white-space: pre-wrap}}</style>")
 
 
 def visible_summary(passed_cells, total_cells, points, max_points):
