@@ -56,8 +56,10 @@ Check your work before you hand it in, in either of two ways:
 - in JupyterLab, open the notebook and press **Validate** in its toolbar;
 - in a terminal, run `tfclinic validate {example}/{example}.ipynb`.
 
-Your instructor grades the same functions with hidden tests on fresh data, so a fix that
-only works for the numbers in the notebook does not earn the points.
+Both count the visible tests only. Your instructor grades the same functions with hidden
+tests on fresh data, so a fix that only works for the numbers in the notebook does not earn
+the points; `tfclinic validate --fresh {example}/{example}.ipynb` tries your functions on
+freshly drawn sizes and data first (practice checks, not the hidden tests).
 
 To hand in, give your instructor this whole folder. Start JupyterLab here again with
 `tfclinic workshop .`; it never replaces a notebook that is already here.
