@@ -208,3 +208,42 @@ def test_instructor_edition_adds_solutions_and_the_public_one_still_has_none(pro
     public = build(project, output=book_output, echo=False).parent
     assert not (public / "solutions").exists()
     assert files_mentioning(public, SOLUTION_MARKERS) == []
+
+
+MACHINE_PATHS = [r"/tmp/ipykernel_", r"site-packages/", r"\.venv/", r"/home/[a-z]", r"/root/"]
+
+
+@pytest.mark.slow
+def test_no_page_shows_a_path_of_the_build_machine(project, html):
+    patterns = [re.compile(p) for p in MACHINE_PATHS + [re.escape(str(project))]]
+    found = []
+    for path in html.rglob("*.html"):
+        if path.relative_to(html).parts[0] in {"_static", "_sources"}:
+            continue
+        text = page(html, path.relative_to(html).with_suffix("").as_posix()).get_text()
+        found += [f"{path.relative_to(html)}: {p.pattern}" for p in patterns if p.search(text)]
+    assert found == []
+
+
+def quoted_error_text(cell):
+    """Error text the prose quotes right after ``cell``: code spans of four words or more in
+    the paragraphs and lists before the next code cell."""
+    quotes = []
+    for sibling in cell.find_next_siblings():
+        if "cell" in (sibling.get("class") or []) or sibling.name in {"section", "h2", "h3"}:
+            break
+        quotes += [code.get_text(" ", strip=True) for code in sibling.select("code")
+                   if len(code.get_text().split()) >= 4]
+    return quotes
+
+
+@pytest.mark.slow
+def test_error_text_the_prose_quotes_is_in_the_output_it_describes(project, html):
+    checked = 0
+    for chapter in lesson_chapters(project):
+        for cell in page(html, chapter).select("div.cell.tag_raises-exception"):
+            output = " ".join(cell.select_one(".cell_output").get_text().split())
+            for quote in quoted_error_text(cell):
+                assert " ".join(quote.split()) in output, f"{chapter}: {quote!r} is not in the output above it"
+                checked += 1
+    assert checked >= 5, f"only {checked} quotes checked"

@@ -174,3 +174,53 @@ def test_every_page_loads_with_its_images_links_and_no_console_error(project, ht
     assert shots == sorted([f"{lesson}.png" for lesson in lessons]
                            + [f"exercises-{lesson}.png" for lesson in lessons])
     assert all((screenshots / shot).stat().st_size > 10_000 for shot in shots)
+
+
+WIDTHS = {"desktop": 1366, "phone": 390}
+# Every output box and table of a page: clipped when its text needs more room than it shows
+# (a table may scroll inside its own box, text may not); and whether the page scrolls sideways.
+MEASURE = """() => {
+  const clipped = [];
+  const boxes = Array.from(document.querySelectorAll("div.cell_output pre, div.output pre"));
+  for (const box of boxes) {
+    if (box.scrollWidth > box.clientWidth + 1) {
+      clipped.push(box.textContent.trim().slice(0, 80));
+    }
+  }
+  const page = document.scrollingElement || document.documentElement;
+  return {boxes: boxes.length, clipped: clipped,
+          sideways: page.scrollWidth > window.innerWidth + 1, width: page.scrollWidth};
+}"""
+
+
+@pytest.mark.slow
+def test_outputs_are_readable_at_desktop_and_phone_widths(project, html, server, tmp_path):
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    names = [f"{name}.html" for name in lesson_chapters(project)] + ["instructors.html", "playbook.html"]
+    screenshots = tmp_path / "widths"
+    screenshots.mkdir()
+    print(f"\nscreenshots at {', '.join(map(str, WIDTHS.values()))} px: {screenshots}")
+    problems, counts = [], {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        for label, width in WIDTHS.items():
+            context = browser.new_context(viewport={"width": width, "height": 900})
+            context.route(lambda url: not url.startswith(server),
+                          lambda route: route.fulfill(status=200, content_type="text/javascript", body=""))
+            for name in names:
+                tab = context.new_page()
+                tab.goto(server + name, wait_until="load")
+                found = tab.evaluate(MEASURE)
+                counts[label] = counts.get(label, 0) + found["boxes"]
+                problems += [f"{name} at {width} px: clipped output {text!r}" for text in found["clipped"]]
+                if found["sideways"]:
+                    problems.append(f"{name} at {width} px: the page is {found['width']} px wide")
+                tab.screenshot(path=str(screenshots / f"{name[:-5]}-{width}.png"), full_page=True)
+                tab.close()
+            context.close()
+        browser.close()
+    print(f"output boxes checked: {counts}")
+    assert not problems, "\n".join(problems)
+    assert counts["desktop"] == counts["phone"] > 50

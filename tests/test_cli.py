@@ -101,11 +101,11 @@ def test_commands_work_from_outside_the_checkout(tmp_path):
 def test_validate_reports_each_test_cell(project):
     done = run("validate", project / "exercises" / "shapes" / "shapes.ipynb")
     assert done.returncode == 1
-    assert "0 of 5 test cells passed" in done.stdout
+    assert "Visible tests: 0/5 test cells passed (0/10 points)" in done.stdout
     assert "FAIL shapes-make-features-test (2 pt): AssertionError: expected (samples, features)" in done.stdout
     done = run("validate", project / "solutions" / "shapes" / "shapes.ipynb")
     assert done.returncode == 0, done.stdout
-    assert "5 of 5 test cells passed" in done.stdout
+    assert "Visible tests: 5/5 test cells passed (10/10 points)" in done.stdout and "Hidden tests" in done.stdout
 
 
 def test_checkup_runs_a_training_script_and_stops_when_strict(tmp_path):

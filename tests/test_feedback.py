@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from lesson_variants import exercise, grade_notebooks, solution, solution_notebook_text
+from lesson_variants import exercise, grade_notebooks, solution, solution_notebook_text, with_cell_source
 
 pytestmark = pytest.mark.xdist_group("feedback")  # one worker grades the module's class once
 
@@ -25,11 +25,53 @@ def hostile(notebook):
 @pytest.fixture(scope="module")
 def feedback(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("feedback")
-    grades = grade_notebooks("shapes", {"ada": hostile(solution("shapes")), "bob": exercise("shapes")},
-                             tmp, feedback=True)
+    grades = grade_notebooks("shapes", {"ada": hostile(solution("shapes")), "bob": exercise("shapes"),
+                                        "cy": stripped(solution("shapes")),
+                                        "dee": with_cell_source(exercise("shapes"), "shapes-make-features",
+                                                                RAISING)}, tmp, feedback=True)
     assert grades["ada"].score == grades["ada"].max_score
+    assert grades["cy"].score == grades["cy"].max_score
     folder = tmp / "graded-None" / "feedback"
-    return {student: (folder / student / "shapes.html").read_text() for student in ("ada", "bob")}
+    return {student: (folder / student / "shapes.html").read_text() for student in ("ada", "bob", "cy", "dee")}
+
+
+# A student cell that raises in the student process, from a function it defines; the message
+# is assembled, so that only the error output holds it whole (the code is shown too).
+RAISING = ("def make_features(table):\n"
+           "    raise ValueError(\"dee-marker: columns of \" + str(256) + \" and 255 rows\")\n"
+           "\n"
+           "\n"
+           "make_features({})\n")
+
+
+def stripped(notebook):
+    """The notebook as Colab or VS Code may save it: no cell metadata at all."""
+    for cell in notebook.cells:
+        cell.metadata = {}
+    return notebook
+
+
+@pytest.mark.slow
+def test_feedback_shows_the_code_of_a_submission_without_metadata(feedback):
+    page = feedback["cy"]
+    assert "this cell is missing from the submission" not in page
+    assert "np</span><span class=\"o\">.</span><span class=\"n\">stack</span>" in page  # make_features
+    assert "sample</span><span class=\"p\">[</span><span class=\"n\">np</span>" in page  # predict_one
+
+
+@pytest.mark.slow
+def test_feedback_shows_no_grader_internals(feedback):
+    for student, page in feedback.items():
+        for internal in ("sandbox/worker.py", "tfclinic/sandbox", "site-packages"):
+            assert internal not in page, (student, internal)
+
+
+@pytest.mark.slow
+def test_an_error_in_student_code_shows_once_with_the_students_frames_only(feedback):
+    page = BeautifulSoup(feedback["dee"], "html.parser").get_text()
+    assert page.count("dee-marker: columns of 256 and 255 rows") == 1, page.count("dee-marker")
+    assert "your code, line 2, in make_features" in page  # the frame that matters to the student
+    assert "worker.py" not in page and "tfclinic/" not in page
 
 
 @pytest.mark.slow

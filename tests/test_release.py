@@ -81,3 +81,45 @@ def test_exercises_reveal_no_solution_or_hidden_test(project):
 @pytest.mark.slow
 def test_exercises_match_a_fresh_release(project):
     assert drift(project, lessons(project)) == [], "run `tfclinic release` and commit exercises/"
+
+
+def hint_blocks(cell):
+    """The ``(summary, text)`` of each collapsed block in a markdown cell."""
+    import re
+
+    return re.findall(r"<details><summary>(.*?)</summary>\s*(.*?)\s*</details>",
+                      "".join(cell["source"]), flags=re.S)
+
+
+def solution_lines(project, lesson, grade_id):
+    """The code lines of a cell's solution region (comments cut off), as the solution has them."""
+    cells = json.loads(solution_notebook(project, lesson).read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells
+                  if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+    region = source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+    return [line.split("#")[0].strip() for line in region.splitlines() if line.split("#")[0].strip()]
+
+
+def test_every_graded_function_has_progressive_hints_in_the_exercise(project):
+    """Kaggle Learn's way: two or three hints per function, collapsed, the last close to the
+    fix; each right after the function's cell, in the notebook the student gets."""
+    checked = 0
+    for lesson in lessons(project):
+        cells = json.loads(exercise_notebook(project, lesson).read_text())["cells"]
+        for index, cell in enumerate(cells):
+            meta = cell["metadata"].get("nbgrader", {})
+            if not meta.get("solution") or cell["cell_type"] != "code":
+                continue
+            after = cells[index + 1]
+            blocks = hint_blocks(after) if after["cell_type"] == "markdown" else []
+            assert 2 <= len(blocks) <= 3, (lesson, meta["grade_id"], "needs 2 or 3 hints")
+            total = len(blocks)
+            assert [summary.split(" (")[0] for summary, _ in blocks] == \
+                [f"Hint {n} of {total}" for n in range(1, total + 1)], (lesson, meta["grade_id"])
+            assert "close to the fix" in blocks[-1][0]
+            for _, text in blocks:
+                assert len(text.split()) >= 8, (lesson, meta["grade_id"], text)
+                for line in solution_lines(project, lesson, meta["grade_id"]):
+                    assert line not in text, (lesson, meta["grade_id"], "a hint hands over", line)
+            checked += 1
+    assert checked >= 15, f"only {checked} graded functions found"

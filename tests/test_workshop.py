@@ -15,8 +15,9 @@ import pytest
 
 from tfclinic.course.book import lesson_chapters
 from tfclinic.project import exercise_notebook, lessons
-from tfclinic.course.workshop import (MINUTES_PER_FUNCTION, MINUTES_TO_CHECK, VALIDATE_SERVER_EXTENSION,
-                               WORDS_PER_MINUTE, lab_command, lesson_plan)
+from tfclinic.course.workshop import (MINUTES_PER_FUNCTION, MINUTES_TO_CHECK,
+                                     NBGRADER_VALIDATE_EXTENSION, VALIDATE_SERVER_EXTENSION,
+                                     WORDS_PER_MINUTE, lab_command, lesson_plan)
 
 TFCLINIC = str(Path(sys.executable).with_name("tfclinic"))
 
@@ -100,6 +101,8 @@ def test_an_impossible_port_is_refused(tmp_path):
 def test_the_server_has_only_the_students_nbgrader_extension(tmp_path):
     command = lab_command(tmp_path, 9999, open_browser=False)
     assert f"--ServerApp.jpserver_extensions={VALIDATE_SERVER_EXTENSION}=True" in command
+    # nbgrader's own handler would answer "passes all the tests": tfclinic's serves its URLs
+    assert f"--ServerApp.jpserver_extensions={NBGRADER_VALIDATE_EXTENSION}=False" in command
     assert "--ServerApp.jpserver_extensions=nbgrader.server_extensions.formgrader=False" in command
     assert "--ServerApp.port=9999" in command and "--ServerApp.port_retries=0" in command
     assert "--ServerApp.open_browser=False" in command
@@ -131,17 +134,67 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def get(url):
+def get(url, data=None, headers=None, timeout=5):
+    request = urllib.request.Request(url, data=data, headers=headers or {})
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, ""
 
 
+def tuned_build_model(project):
+    """The shapes exercise repaired as the solution does it, but with ``build_model``
+    hard-coded to the notebook's 8 features: it passes every visible test and would lose
+    points to the hidden ones."""
+    import nbformat
+
+    notebook = nbformat.read(exercise_notebook(project, "shapes"), as_version=4)
+    solved = {c.metadata["nbgrader"]["grade_id"]: c.source
+              for c in nbformat.read(project / "solutions" / "shapes" / "shapes.ipynb", as_version=4).cells
+              if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in solved:
+            cell.source = solved[grade_id]
+            if grade_id == "shapes-build-model":
+                cell.source = cell.source.replace("keras.Input(shape=(n_features,))",
+                                                  "keras.Input(shape=(8,))")
+                assert "shape=(8,)" in cell.source
+    return notebook
+
+
+def read_validate_dialog(base, token, path):
+    """Open ``path`` in JupyterLab in headless Chromium, press Validate, return the dialog's text."""
+    from test_browser import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 1366, "height": 900})
+        tab.route(lambda url: not url.startswith(base), lambda route: route.abort())
+        tab.goto(f"{base}/lab/tree/{path}?token={token}", wait_until="load", timeout=120_000)
+        tab.get_by_role("button", name="Validate").first.click(timeout=120_000)
+        dialog = tab.locator("#validation-message")
+        dialog.wait_for(state="visible", timeout=240_000)
+        shots = os.environ.get("TFCLINIC_SHOTS")
+        if shots:
+            tab.screenshot(path=str(Path(shots) / "lab-validate-dialog.png"))
+        text = dialog.inner_text()
+        clipped = tab.evaluate("""() => Array.from(document.querySelectorAll(
+            '#validation-message pre')).filter(b => b.scrollWidth > b.clientWidth + 1).length""")
+        browser.close()
+    assert clipped == 0, f"{clipped} blocks of the dialog are clipped"
+    return text
+
+
 @pytest.mark.slow
 def test_jupyterlab_starts_with_the_validate_extension(project, tmp_path):
     port, token = free_port(), "tfclinic-test-token"
+    (tmp_path / "class" / "shapes").mkdir(parents=True)
+    import nbformat
+
+    nbformat.write(tuned_build_model(project), tmp_path / "class" / "shapes" / "shapes.ipynb")
     env = {**os.environ, "JUPYTER_TOKEN": token, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
     log = open(tmp_path / "lab.log", "w")
     server = subprocess.Popen([TFCLINIC, "workshop", str(tmp_path / "class"), "--port", str(port),
@@ -168,6 +221,22 @@ def test_jupyterlab_starts_with_the_validate_extension(project, tmp_path):
         name = lessons(project)[0]
         code, body = get(f"{base}/api/contents/{name}/{name}.ipynb?content=0&token={token}")
         assert code == 200 and json.loads(body)["name"] == f"{name}.ipynb"
+        # The Validate button's answer for a build_model tuned to the notebook's 8 features:
+        # every visible test passes, and the answer says so as N/M, never "all the tests".
+        code, body = get(f"{base}/assignments/validate", data=json.dumps(
+            {"path": "shapes/shapes.ipynb"}).encode(), timeout=240,
+            headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+        answer = json.loads(body)
+        assert code == 200 and answer["success"], body
+        summary, *failed = answer["value"]["failed"]
+        assert summary["source"] == "Visible tests: 5/5 test cells passed (10/10 points)"
+        assert "Hidden tests call your functions again on fresh data" in summary["raw_error"]
+        assert failed == []
+        if Path("/usr/bin/chromium").is_file():
+            dialog = read_validate_dialog(base, token, "shapes/shapes.ipynb")
+            assert "Visible tests: 5/5 test cells passed (10/10 points)" in dialog, dialog
+            assert "Hidden tests call your functions again" in dialog, dialog
+            assert "passes all the tests" not in dialog and "cell failed" not in dialog, dialog
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -70,6 +70,13 @@ def _validate(args):
     from .validate import format_report, validate
 
     start = time.perf_counter()
+    if getattr(args, "fresh", False):
+        from .practice import format_outcomes
+        from .validate import practice
+
+        lesson, outcomes, stopped = practice(args.notebook, seed=args.seed)
+        print(format_outcomes(lesson, outcomes) + (f"\n  execution stopped early: {stopped}" if stopped else ""))
+        return 0 if all(o.passed for o in outcomes) and not stopped else 1
     results, stopped = validate(args.notebook, seed=args.seed)
     print(format_report(args.notebook, results, stopped, time.perf_counter() - start))
     return 0 if all(r.passed for r in results) and not stopped else 1
@@ -203,6 +210,9 @@ def parser():
                               "report, per graded test cell, whether it passed and why not.")
     validate.add_argument("notebook", metavar="NOTEBOOK", help="path to your .ipynb file")
     validate.add_argument("--seed", type=int, default=None, help="data seed (default: the lesson's)")
+    validate.add_argument("--fresh", action="store_true",
+                          help="instead of the test cells, call your functions on freshly drawn "
+                               "sizes and data (practice checks, not the hidden tests)")
     validate.set_defaults(run=_validate)
 
     grade = sub.add_parser("grade", help="autograde a folder of submissions",

@@ -9,6 +9,7 @@ import os
 import warnings
 
 SEED_VARIABLE = "TFCLINIC_SEED"
+FULL_TRACEBACKS_VARIABLE = "TFCLINIC_FULL_TRACEBACKS"  # "1": IPython's stock tracebacks
 DEFAULT_SEED = 42
 
 # TensorFlow reads these when it is first imported; they must be set before that import.
@@ -48,6 +49,11 @@ def lesson_seed():
 def begin(seed=None):
     """Quiet TensorFlow, import Keras and seed Python, NumPy and TensorFlow.
 
+    Under IPython it also shows errors the readable way (:mod:`tfclinic.display`): the
+    frames of the notebook's own cells, then the error type and its full message, without
+    library internals or machine paths (``%tb`` still prints every frame); warnings show as
+    ``Category: message``. Set ``TFCLINIC_FULL_TRACEBACKS=1`` to keep IPython's own.
+
     Args:
         seed: the seed to use; by default ``lesson_seed()``.
 
@@ -65,6 +71,10 @@ def begin(seed=None):
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
+    if os.environ.get(FULL_TRACEBACKS_VARIABLE, "").strip() != "1":
+        from .display import install
+
+        install()
     seed = lesson_seed() if seed is None else int(seed)
     keras.utils.set_random_seed(seed)
     global _VERSIONS_TOLD

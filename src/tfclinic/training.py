@@ -130,6 +130,11 @@ def output_and_loss(model):
             "loss": loss_name, "from_logits": bool(keywords.get("from_logits", False))}
 
 
+# What each kind of labels is, in the words of pairing_problems' sentences.
+_LABELS = {"binary": "0/1 labels", "sparse": "integer class labels",
+           "categorical": "one-hot labels"}
+
+
 def pairing_problems(model, task):
     """List what does not fit together in a compiled model's output layer and loss.
 
@@ -140,7 +145,8 @@ def pairing_problems(model, task):
             ``"regression"`` (real-valued targets, one unit).
 
     Returns:
-        A list of sentences, empty when output, loss and labels agree. A classifier agrees
+        A list of sentences saying what disagrees (the symptom, not the repair), empty when
+        output, loss and labels agree. A classifier agrees
         when it outputs probabilities (sigmoid or softmax) into a cross-entropy with
         ``from_logits=False``, or logits (no activation) into one with ``from_logits=True``.
 
@@ -155,32 +161,35 @@ def pairing_problems(model, task):
     problems = []
     if task == "regression":
         if units != 1:
-            problems.append(f"a regression model needs one output unit, this one has {units}")
+            problems.append(f"the model has {units} output units for one real-valued target")
         if activation != "linear":
-            problems.append(f"the output goes through {activation!r}, which bounds what the "
-                            "model can predict; a regression output needs no activation")
+            problems.append(f"the output goes through {activation!r}, which limits the values "
+                            "the model can predict; the targets are unbounded real numbers")
         if loss not in _REGRESSION_LOSSES:
-            problems.append(f"{loss!r} is not a regression loss; use mean squared error")
+            problems.append(f"the model is compiled with {loss!r}, which does not measure how "
+                            "far a real-valued prediction is from its target")
         return problems
 
     wanted = _CROSSENTROPIES[task]
     if task == "binary" and units != 1:
-        problems.append(f"a binary classifier here has one output unit, this one has {units}")
+        problems.append(f"the model has {units} output units for 0/1 labels, one number per "
+                        "sample")
     if task != "binary" and units < 2:
-        problems.append(f"{task} labels need one output unit per class, this model has {units}")
+        problems.append(f"the model has {units} output unit for {_LABELS[task]} of several "
+                        "classes")
     if loss != wanted:
-        problems.append(f"{task} labels need {wanted!r}, the model is compiled with {loss!r}")
+        problems.append(f"the model is compiled with {loss!r}, which does not read "
+                        f"{_LABELS[task]}")
     probability = _PROBABILITY_ACTIVATIONS[task]
     if activation == probability and found["from_logits"]:
         problems.append(f"the output is a {probability} probability, but the loss was told "
                         "from_logits=True")
     elif activation == "linear" and not found["from_logits"]:
-        problems.append("the output is a logit (no activation), but the loss expects "
-                        "probabilities: add from_logits=True, or a "
-                        f"{probability} output")
+        problems.append("the output is a logit (no activation), but the loss reads it as a "
+                        "probability")
     elif activation not in (probability, "linear"):
-        problems.append(f"the output goes through {activation!r}; a {task} classifier needs "
-                        f"{probability!r}, or no activation with from_logits=True")
+        problems.append(f"the output goes through {activation!r}, which gives neither the "
+                        f"{probability} probabilities nor the logits a cross-entropy reads")
     return problems
 
 

@@ -24,6 +24,11 @@ from .processes import WALL_BACKSTOP_FACTOR, CpuBudget
 from .runtime import SEED_VARIABLE, quiet_environment
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+HIDDEN_TESTS_NOTE = ("Hidden tests call your functions again on fresh data, with other sizes, "
+                     "when your work is graded; no self-check runs them. "
+                     "`tfclinic validate --fresh NOTEBOOK` (or, in Colab, "
+                     "`from tfclinic.practice import check; check(globals())` in a cell) "
+                     "tries your functions on freshly drawn sizes and data before you hand in.")
 
 
 @dataclass
@@ -58,23 +63,45 @@ def _nbgrader(cell):
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
-def summarize_error(ename, evalue, max_lines=3):
-    """``ename: evalue`` cut to its telling lines (Keras appends the call's arguments)."""
+def summarize_error(ename, evalue, max_lines=None):
+    """``ename: evalue`` in full, so that ``assert_allclose``'s ACTUAL and DESIRED and the
+    inner error of a traced function stay; left out are blank lines, Keras's list of the
+    call's arguments and the machine's paths (a notebook cell is "a cell", a library file is
+    named from its package). ``max_lines`` cuts it, when given."""
+    from .display import clean_paths
+
     lines = []
-    for line in _ANSI.sub("", evalue).splitlines():
+    for line in clean_paths(_ANSI.sub("", evalue)).splitlines():
         if line.strip().startswith("Arguments received by"):
             break
         if line.strip():
-            lines.append(line.strip())
-    text = "\n      ".join(lines[:max_lines])
+            lines.append(line.rstrip())
+    if max_lines is not None:
+        lines = lines[:max_lines]
+    text = "\n      ".join(line.strip() if i == 0 else line for i, line in enumerate(lines))
     return f"{ename}: {text}" if text else ename
+
+
+def _causes(output):
+    """The errors that led to this one, from the readable traceback of tfclinic.display."""
+    text = _ANSI.sub("", "\n".join(output.get("traceback", [])))
+    parts = text.split("\nThe error above led to this one:\n")
+    causes = []
+    for part in parts[:-1]:
+        last = [line for line in part.splitlines() if line and not line.startswith(" ")
+                and not line.startswith("Traceback")]
+        if last:
+            causes.append(last[0])
+    return causes
 
 
 def _failure(cell):
     """The error message of a failed cell, or "" when the cell passed."""
     for output in cell.get("outputs", []):
         if output.output_type == "error":
-            return summarize_error(output.ename, output.get("evalue", ""))
+            message = summarize_error(output.ename, output.get("evalue", ""))
+            causes = _causes(output)
+            return message + "".join(f"\n      caused by {cause}" for cause in causes)
         if output.output_type == "stream" and output.name == "stderr":
             if not re.search(STDERR_IGNORE_PATTERN, output.text):
                 return "wrote to stderr: " + output.text.strip().splitlines()[0]
@@ -195,18 +222,63 @@ def validate(path, seed=None):
     return results, stopped
 
 
+def visible_summary(passed_cells, total_cells, points, max_points):
+    """The verdict every self-check prints (this one and the Lab's Validate button): N/M
+    visible test cells and points."""
+    return (f"Visible tests: {passed_cells}/{total_cells} test cells passed "
+            f"({points:g}/{max_points:g} points)")
+
+
 def format_report(path, results, stopped, seconds):
-    """The report printed by ``tfclinic validate``."""
+    """The report printed by ``tfclinic validate``: visible tests as N/M with points."""
     earned = sum(r.points for r in results if r.passed)
     total = sum(r.points for r in results)
-    lines = [f"{path}: {sum(r.passed for r in results)} of {len(results)} test cells passed "
-             f"({earned:g}/{total:g} points from visible tests, {seconds:.1f} s)"]
+    verdict = visible_summary(sum(r.passed for r in results), len(results), earned, total)
+    lines = [f"{path}: {verdict}, {seconds:.1f} s"]
     if stopped:
         lines.append(f"  execution stopped early: {stopped}")
     for r in results:
         status = "PASS" if r.passed else "FAIL"
         lines.append(f"  {status} {r.grade_id} ({r.points:g} pt)" + (f": {r.message}" if r.message else ""))
-    if results and all(r.passed for r in results):
-        lines.append("All visible tests pass. Hidden tests run when your work is graded.")
+    lines.append(HIDDEN_TESTS_NOTE)
     return "\n".join(lines)
 
+
+def practice(path, seed=None):
+    """Run the notebook's own cells (test cells left out), then the practice checks of its
+    lesson on freshly drawn sizes and data (:mod:`tfclinic.practice`).
+
+    Returns:
+        ``(lesson, outcomes, stopped)``: the lesson, a list of ``practice.Outcome`` and
+        ``None`` or the reason execution stopped early.
+
+    Raises:
+        TfclinicError: when the notebook cannot be read or defines no lesson's functions.
+    """
+    import json
+
+    from .practice import REPORT_MARKER, Outcome
+
+    notebook = read_notebook(path)
+    notebook.cells = [cell for cell in notebook.cells
+                      if cell.cell_type != "code" or not _nbgrader(cell).get("grade")]
+    lesson = Path(path).stem
+    call = f"lesson={lesson!r}" if lesson in _practice_lessons() else "lesson=None"
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        f"from tfclinic.practice import report as _tfclinic_report\n"
+        f"_tfclinic_report(globals(), {call}, seed={seed!r})"))
+    stopped = run_notebook(notebook, Path(path).resolve().parent)
+    for output in notebook.cells[-1].get("outputs", []):
+        for line in output.get("text", "").splitlines():
+            if line.startswith(REPORT_MARKER):
+                found = json.loads(line[len(REPORT_MARKER):])
+                if "error" in found:
+                    raise TfclinicError(found["error"])
+                return found["lesson"], [Outcome(**o) for o in found["outcomes"]], stopped
+    raise TfclinicError(f"the practice checks did not run: {stopped or 'a cell of the notebook failed before them'}")
+
+
+def _practice_lessons():
+    from .practice import LESSONS
+
+    return LESSONS

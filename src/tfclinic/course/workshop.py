@@ -25,7 +25,10 @@ DEFAULT_PORT = 8888
 HOST = "127.0.0.1"
 NBGRADER_LAB_EXTENSION = "@jupyter/nbgrader"
 VALIDATE_PLUGIN = "@jupyter/nbgrader:validate-assignment"
-VALIDATE_SERVER_EXTENSION = "nbgrader.server_extensions.validate_assignment"
+# The Validate button's server side: tfclinic's subclass of nbgrader's handler, which reports
+# visible tests as N/M and never "passes all the tests", serves nbgrader's URLs in its place.
+VALIDATE_SERVER_EXTENSION = "tfclinic.course.lab_validate"
+NBGRADER_VALIDATE_EXTENSION = "nbgrader.server_extensions.validate_assignment"
 # The workshop plan of the instructor guide: a rule of thumb, stated there in words.
 WORDS_PER_MINUTE = 100  # walking through a chapter with its code and output, not silent reading
 MINUTES_PER_FUNCTION = 10  # per broken function students repair
@@ -53,8 +56,10 @@ Check your work before you hand it in, in either of two ways:
 - in JupyterLab, open the notebook and press **Validate** in its toolbar;
 - in a terminal, run `tfclinic validate {example}/{example}.ipynb`.
 
-Your instructor grades the same functions with hidden tests on fresh data, so a fix that
-only works for the numbers in the notebook does not earn the points.
+Both count the visible tests only. Your instructor grades the same functions with hidden
+tests on fresh data, so a fix that only works for the numbers in the notebook does not earn
+the points; `tfclinic validate --fresh {example}/{example}.ipynb` tries your functions on
+freshly drawn sizes and data first (practice checks, not the hidden tests).
 
 To hand in, give your instructor this whole folder. Start JupyterLab here again with
 `tfclinic workshop .`; it never replaces a notebook that is already here.
@@ -144,7 +149,7 @@ def check_validate_extension():
 
 def lab_command(folder, port, open_browser=True):
     """The command line that starts JupyterLab in ``folder`` with only the student's
-    nbgrader extension (validate) switched on."""
+    nbgrader extension (validate, served by :mod:`tfclinic.course.lab_validate`) switched on."""
     command = [sys.executable, "-m", "jupyter", "lab",
                f"--ServerApp.root_dir={Path(folder).resolve()}",
                f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}",
@@ -152,7 +157,7 @@ def lab_command(folder, port, open_browser=True):
                f"--ServerApp.open_browser={open_browser}",
                f"--ServerApp.jpserver_extensions={VALIDATE_SERVER_EXTENSION}=True"]
     command += [f"--ServerApp.jpserver_extensions={name}=False"
-                for name in INSTRUCTOR_SERVER_EXTENSIONS]
+                for name in (NBGRADER_VALIDATE_EXTENSION, *INSTRUCTOR_SERVER_EXTENSIONS)]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--ServerApp.allow_root=True")  # containers and CI run as root
     return command

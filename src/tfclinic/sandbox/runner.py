@@ -138,6 +138,8 @@ class Grading:
             if kind == SOLUTION:
                 self.ready.wait()
                 index = solutions.get(grade_id(cell))
+                if index is None:  # metadata stripped (Colab, VS Code): match by the names
+                    index = self.defining_cell(defined_names(self.source_cell(cell)))
                 cell.source = self.submission.cells[index].source if index is not None else \
                     "# (this cell is missing from the submission)"
                 cell.outputs = self.student_outputs.get(index, [])
@@ -150,6 +152,18 @@ class Grading:
                 tests[grade_id(cell)] = {"points": points, "score": 0.0 if error else points,
                                          "error": error}
         return tests, notebook
+
+    def defining_cell(self, names):
+        """The index of the last submission cell that defines one of ``names``, the one whose
+        definition the student process ends up with; ``None`` if no cell does."""
+        found = None
+        for index, source in student_cells(self.submission, self.test_ids):
+            try:
+                if set(defined_names(source)) & set(names):
+                    found = index
+            except SyntaxError:
+                continue
+        return found
 
     def source_cell(self, cell):
         return next(c.source for c in self.source.cells if grade_id(c) == grade_id(cell))

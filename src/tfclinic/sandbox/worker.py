@@ -48,6 +48,9 @@ class Worker:
         config.HistoryManager.enabled = False
         self.request_fd, self.reply_fd, self.workdir = request_fd, reply_fd, workdir
         self.shell = InteractiveShell.instance(config=config, colors="nocolor")
+        # An error in a student cell prints only the student's own frames; the grader shows
+        # the error itself once, as the cell's error output.
+        self.shell.set_custom_exc((Exception,), _print_student_frames)
         self.objects, self.swapped = {}, []
 
     def _store(self, value):
@@ -114,7 +117,7 @@ class Worker:
         except BaseException as error:  # student code may raise anything, SystemExit included
             reply = {"error": [type(error).__name__, str(error)[:2000]],
                      "memory": isinstance(error, MemoryError)}
-            traceback.print_exc(file=output)
+            output.write(_student_frames(error, error.__traceback__, self.shell))
         reply["output"] = output.getvalue()
         return reply, encoder.arrays
 
@@ -126,6 +129,24 @@ class Worker:
         if isinstance(error, MemoryError):
             raise error
         return [type(error).__name__, str(error)[:2000]]
+
+
+def _student_frames(error, tb, shell):
+    """The frames of the student's cells in ``tb`` (and of any cause), as text; no frame of
+    the grader, no final error line (the grader records the error once, by itself)."""
+    from ..display import format_error
+
+    lines = format_error(error, tb, shell, label=lambda filename: "your code", message=False)
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _print_student_frames(shell, etype, value, tb, tb_offset=None):
+    """IPython's custom exception handler in the student process."""
+    if issubclass(etype, SyntaxError):
+        shell.showsyntaxerror()
+        return None
+    print(_student_frames(value, tb, shell), end="")
+    return None
 
 
 def become_student_process(request_fd, reply_fd, workdir, limits, env, stdout, stderr):
