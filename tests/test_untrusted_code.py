@@ -8,6 +8,7 @@ exercise) are graded in the same batch and must keep their honest 10 and 0.
 
 import copy
 import json
+import os
 import socket
 import sqlite3
 import threading
@@ -24,6 +25,9 @@ pytestmark = pytest.mark.xdist_group("untrusted")  # one worker grades the modul
 LINGER_MARKER = "tfclinic-linger-marker"
 LAST_SOLUTION = "shapes-loss"  # output of solution cells is shown in feedback: attacks print there
 HIDDEN_TEST_LINE = "_table, _ = sensor_table(n_samples=37"  # from a hidden test of the shapes lesson
+# A variable of the instructor's environment while grading: no process below `tfclinic grade`
+# that runs student code may hold it (a token, a password in a real environment).
+SECRET_VARIABLE, SECRET_VALUE = "TFCLINIC_TEST_INSTRUCTOR_TOKEN", "tok-" + "7f3a9c51e2"
 
 
 def at_start(code):
@@ -149,6 +153,19 @@ def hostile_class(submissions, out, port, marker_file):
             "and _needle in _item)\n"
             "print('COPIES OF THE' ' HIDDEN LINE', _hits)"),
         "forges_runner": in_solution_cell(forged_runner_request(marker_file.parent / "forged-runner-ran.txt")),
+        # every environment block it can open: its own (a fork never execs, so it is the one
+        # the fork server started with), its parents' and any other process's
+        "reads_environment": in_solution_cell(
+            "import os\n"
+            "_seen = []\n"
+            "for _pid in ['self'] + [p for p in os.listdir('/proc') if p.isdigit()]:\n"
+            "    try:\n"
+            "        _seen.append(open(f'/proc/{_pid}/environ', 'rb').read().decode(errors='replace'))\n"
+            "    except OSError:\n"
+            "        pass\n"
+            "print('ENVIRONMENTS READ', len(_seen))\n"
+            "print('\\n'.join(_seen).replace('\\0', '\\n'))\n"
+            "print(os.environ)\n"),
         "duplicates_and_schema": duplicated,
         "dies": at_start("import os\nos._exit(3)"),
         "segfault": at_start("import ctypes\nctypes.string_at(0)"),
@@ -224,8 +241,12 @@ def graded(tmp_path_factory):
         folder.mkdir(parents=True)
         nbformat.write(notebook, folder / "shapes.ipynb")
     (submissions / "numpy_shadow" / "shapes" / "numpy.py").write_text("testing = None\n")
-    rows = grade(ROOT, submissions, out, jobs=2, timeout=120, cell_timeout=15,
-                 limits=Limits(memory_mb=1536), report=lambda line: None, warn=lambda line: None)
+    os.environ[SECRET_VARIABLE] = SECRET_VALUE
+    try:
+        rows = grade(ROOT, submissions, out, jobs=2, timeout=120, cell_timeout=15,
+                     limits=Limits(memory_mb=1536), report=lambda line: None, warn=lambda line: None)
+    finally:
+        del os.environ[SECRET_VARIABLE]
     listener.server.close()
     return {"rows": {row.student: row for row in rows}, "out": out, "submissions": submissions,
             "listener": listener, "marker_file": marker_file}
@@ -242,7 +263,8 @@ def student_output(graded, student):
 
 TAMPERING = ["input_transformer", "ast_transformer", "patches_numpy_testing", "always_equal",
              "numpy_shadow", "steals_solution", "writes_gradebook", "network", "kills_everyone",
-             "unsafe_model", "floods_output", "spawns", "reads_memory", "forges_runner"]
+             "unsafe_model", "floods_output", "spawns", "reads_memory", "forges_runner",
+             "reads_environment"]
 
 
 @pytest.mark.slow
@@ -289,6 +311,14 @@ def test_student_code_cannot_write_the_gradebook_or_other_work(graded):
             "join student on submitted_assignment.student_id = student.id group by student.id"))
     expected = {row.student: row.score for row in graded["rows"].values() if row.student in scores}
     assert scores == expected and scores["ada"] == 10 and scores["writes_gradebook"] == 0
+
+
+@pytest.mark.slow
+def test_student_code_sees_none_of_the_instructors_environment(graded):
+    printed = student_output(graded, "reads_environment")
+    assert "ENVIRONMENTS READ" in printed  # the attack ran and its output is in the feedback
+    for path in [graded["out"] / "grades.csv", *graded["out"].rglob("*.html"), *graded["out"].rglob("*.txt")]:
+        assert SECRET_VALUE not in path.read_text(errors="replace"), path
 
 
 @pytest.mark.slow

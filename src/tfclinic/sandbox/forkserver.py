@@ -59,11 +59,19 @@ SUBMISSION_BACKSTOP_FACTOR = 3
 CPU_POLL_SECONDS = 0.5
 
 
+# What the fork server keeps of the grader's environment. A fork never execs, so every runner
+# and student process carries the server's environment block (``/proc/self/environ``) however
+# ``os.environ`` is replaced later: the server starts with these variables and its own, and
+# no token, password or path of the instructor's session.
+INHERITED_VARIABLES = ("PATH", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
+
+
 def server_environment(threads):
-    """Variables for the fork server's environment, for runners that may use ``threads`` cores."""
+    """The fork server's whole environment, for runners that may use ``threads`` cores."""
     from ..runtime import quiet_environment
 
-    return {**quiet_environment(), "CUDA_VISIBLE_DEVICES": "-1", "OPENBLAS_NUM_THREADS": "1",
+    kept = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
+    return {**kept, **quiet_environment(), "CUDA_VISIBLE_DEVICES": "-1", "OPENBLAS_NUM_THREADS": "1",
             "OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads),
             "TF_NUM_INTEROP_THREADS": str(min(threads, 2))}
 
@@ -87,7 +95,7 @@ class ForkServer:
         self.folder = tempfile.mkdtemp(prefix="tfclinic-forkserver-")  # mode 0700
         self.log = os.path.join(self.folder, "stderr.txt")
         replies, reply_end = os.pipe()
-        env = {**os.environ, **server_environment(threads)}
+        env = server_environment(threads)
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-I", "-m", "tfclinic.sandbox.forkserver", str(reply_end)],
