@@ -119,3 +119,19 @@ def test_notebooks_still_validate_without_the_slow_unused_import():
             "try:\n    nbformat.validate(nb)\nexcept nbformat.ValidationError:\n    print('rejected')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "rejected", done.stderr
+
+
+def test_a_huge_notebook_is_refused_unread_before_any_runner_starts(tmp_path):
+    from tfclinic.grading.grade import _grade_one
+    from tfclinic.validate import MAX_NOTEBOOK_BYTES
+
+    huge = tmp_path / "eve" / "shapes" / "shapes.ipynb"
+    huge.parent.mkdir(parents=True)
+    with open(huge, "wb") as handle:  # valid JSON all the way, so only its size can refuse it
+        handle.write(b'{"cells": [], "metadata": {"pad": "')
+        handle.write(b"x" * (MAX_NOTEBOOK_BYTES + 1))
+        handle.write(b'"}, "nbformat": 4, "nbformat_minor": 5}')
+    # no fork server and no nbgrader course: the refusal must come before either is used
+    status, message, score, *_ = _grade_one(None, None, "eve", "shapes", huge, 0, 300, None, 30)
+    assert (status, score) == ("corrupt notebook", 0)
+    assert f"more than the {MAX_NOTEBOOK_BYTES // 2**20} MB a notebook may be" in message

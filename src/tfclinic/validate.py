@@ -41,15 +41,27 @@ class CellResult:
     message: str = ""
 
 
+# The largest notebook tfclinic reads (to grade, validate or collect): far above any lesson
+# notebook with its outputs, and small enough that parsing it takes about a second.
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+
+
 def read_notebook(path):
     """Read a notebook, turning every way it can be unreadable into a one-line error.
 
+    The size is checked before the file is parsed, so a huge file costs no memory or time.
+
     Raises:
-        TfclinicError: for a missing file or a file that is not a valid notebook.
+        TfclinicError: for a missing file, one over ``MAX_NOTEBOOK_BYTES``, or a file that
+            is not a valid notebook.
     """
     path = Path(path)
     if not path.is_file():
         raise TfclinicError(f"no notebook at {path}")
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        raise TfclinicError(f"{path} is not a valid notebook: it is {size / 2**20:.0f} MB, more than "
+                            f"the {MAX_NOTEBOOK_BYTES // 2**20} MB a notebook may be")
     try:
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)

@@ -53,8 +53,8 @@ from pathlib import Path, PurePosixPath
 from .course_settings import CourseSettings, utc_text
 from ..errors import TfclinicError
 from ..project import lessons as course_lessons, solution_notebook
+from ..validate import MAX_NOTEBOOK_BYTES
 
-MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024  # far above any lesson notebook, with outputs
 STUDENTS_COLUMNS = ["student", "name", "lms", "lms_id", "email", "sis_id"]
 LOG_COLUMNS = ["collected_at", "source", "entry", "student", "lesson", "submitted", "lms_late",
                "action", "reason"]
