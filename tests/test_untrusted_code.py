@@ -173,6 +173,10 @@ def hostile_class(submissions, out, port, marker_file):
         "memory": at_start("blocks = []\nwhile True:\n    blocks.append(bytearray(100_000_000))"),
         "floods_output": in_solution_cell(
             "print('x' * 30_000_000)\nimport os\nos.write(1, b'y' * 30_000_000)"),
+        # the student process owns its side of the cap: undo it, then flood
+        "uncaps_output": in_solution_cell(
+            "import sys\n"
+            "sys.modules['tfclinic.sandbox.worker'].CappedText.getvalue = lambda self: 'z' * 5_000_000\n"),
         # a daemon: double fork, new session, outlives its parent
         "spawns": at_start(
             "import subprocess, sys\n"
@@ -264,7 +268,7 @@ def student_output(graded, student):
 TAMPERING = ["input_transformer", "ast_transformer", "patches_numpy_testing", "always_equal",
              "numpy_shadow", "steals_solution", "writes_gradebook", "network", "kills_everyone",
              "unsafe_model", "floods_output", "spawns", "reads_memory", "forges_runner",
-             "reads_environment"]
+             "reads_environment", "uncaps_output"]
 
 
 @pytest.mark.slow
@@ -364,12 +368,13 @@ def test_a_submission_that_cannot_be_graded_gets_zero_and_a_reason(graded, stude
 
 
 @pytest.mark.slow
-def test_huge_output_is_cut_to_size(graded):
+@pytest.mark.parametrize("student", ["floods_output", "uncaps_output"])
+def test_huge_output_is_cut_to_size(graded, student):
     out = graded["out"]
-    assert len(feedback(graded, "floods_output")) < 1_000_000
-    assert (out / "nbgrader" / "autograded" / "floods_output" / "shapes" / "shapes.ipynb").stat().st_size < 1_000_000
-    assert "characters of output dropped" in feedback(graded, "floods_output")
-    logs = (out / "nbgrader" / "graded" / "floods_output" / "shapes").glob("student-*.txt")
+    assert len(feedback(graded, student)) < 1_000_000
+    assert (out / "nbgrader" / "autograded" / student / "shapes" / "shapes.ipynb").stat().st_size < 1_000_000
+    assert "characters of output dropped" in feedback(graded, student)
+    logs = (out / "nbgrader" / "graded" / student / "shapes").glob("student-*.txt")
     assert all(log.stat().st_size <= 20_000 for log in logs)
 
 

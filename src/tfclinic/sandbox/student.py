@@ -31,6 +31,7 @@ import psutil
 
 from ..processes import CpuBudget, ForkedChild, kill_tree
 from .confine import Limits
+from .worker import OUTPUT_CHARS_PER_REQUEST, CappedText
 from .protocol import Decoder, Encoder, ProtocolError, receive, send
 
 # set by the grader while it grades: the student process that test code talks to
@@ -286,7 +287,7 @@ class StudentProcess:
     def run_cell(self, source):
         """Run one cell of student code: ``(output, error)``, error as ``[name, message]`` or None."""
         reply, _ = self.request({"op": "cell", "source": source})
-        return str(reply.get("output", "")), reply.get("error")
+        return _capped(reply.get("output", "")), reply.get("error")
 
     def call(self, function, args, kwargs):
         """Call ``function`` (a tagged name) in the student process with data arguments."""
@@ -295,7 +296,7 @@ class StudentProcess:
                 "kwargs": encoder.encode(dict(kwargs))}
         reply, arrays = self.request(meta, encoder.arrays)
         if reply.get("output"):
-            sys.stdout.write(str(reply["output"]))
+            sys.stdout.write(_capped(reply["output"]))
         if reply.get("error"):
             name, message = (_ANSI.sub("", str(part)) for part in reply["error"][:2])
             raise StudentCodeError(f"{name}: {message}" if message else name)
@@ -331,6 +332,14 @@ class StudentProcess:
         reply, _ = done
         if reply.get("error"):
             raise StudentCodeError(": ".join(str(p) for p in reply["error"][:2]))
+
+
+def _capped(output):
+    """The student's output cut to ``OUTPUT_CHARS_PER_REQUEST`` here, on the grader's side: the
+    student process caps it too, but its code can undo that (it owns that process)."""
+    capped = CappedText(OUTPUT_CHARS_PER_REQUEST + 200)  # room for the student side's own note
+    capped.write(str(output))
+    return capped.getvalue()
 
 
 def _keep_tail(path, size=LOG_TAIL_BYTES):
