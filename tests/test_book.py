@@ -111,7 +111,7 @@ def test_shapes_chapter_shows_the_real_errors_and_the_stall(html):
 def test_lesson_pages_open_in_colab_and_download_the_exercise(project, html):
     url, branch = repository(project)
     for lesson in lesson_chapters(project):
-        box = page(html, lesson).select_one(".tfclinic-lesson-links")
+        box = page(html, lesson).select_one(".tfclinic-lesson-links:not(.tfclinic-chapter-links)")
         assert box is not None, f"{lesson} has no exercise buttons"
         links = {a.get_text(strip=True): a["href"] for a in box.select("a")}
         owner_repo = url.removeprefix("https://github.com/").strip("/")

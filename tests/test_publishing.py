@@ -102,6 +102,23 @@ def test_checkup_links_start_at_the_book_address(monkeypatch):
     assert publishing.installed_book_url() == ""
 
 
+def test_an_installed_copy_links_to_its_published_book(monkeypatch):
+    import email.message
+    import importlib.metadata
+
+    def fake(book):
+        message = email.message.Message()
+        message["Project-URL"] = "Repository, https://github.com/ada/course"
+        message["Project-URL"] = f"Book, {book}"
+        return lambda name: message
+
+    monkeypatch.delenv(publishing.BOOK_URL_VARIABLE, raising=False)
+    monkeypatch.setattr(importlib.metadata, "metadata", fake("https://ada.github.io/course"))
+    assert publishing.installed_book_url() == "https://ada.github.io/course/"
+    monkeypatch.setattr(importlib.metadata, "metadata", fake("https://your-account.github.io/course/"))
+    assert publishing.installed_book_url() == ""
+
+
 # --- the setup cell --------------------------------------------------------------------
 
 def run_cell(source, env, python_args=()):

@@ -53,7 +53,7 @@ TRAIN_SECONDS = 2.0
 # Importing TensorFlow takes 3 to 10 s on a laptop (the first time after boot is the slowest).
 TENSORFLOW_TIMEOUT_SECONDS = 45.0
 CONFINEMENT_TIMEOUT_SECONDS = 20.0
-INSTALL_FIX = "in the tfclinic checkout run `make install` (or `python -m pip install -e '.[cpu]'`)"
+INSTALL_FIX = "in the tfclinic checkout run `make install` (or `python -m pip install -e '.[cpu,course]'`)"
 
 # Runs in `python -c`: import TensorFlow as a lesson does, then fit a tiny model on random
 # data for a fixed time. One JSON object per line, so a run killed at its deadline still
