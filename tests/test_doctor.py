@@ -96,7 +96,7 @@ def test_pins_come_from_the_installed_metadata():
     assert doctor.python_requirement() == SpecifierSet(project["requires-python"])
     pin = doctor.tensorflow_pin()
     assert "2.21.0" in pin and "2.21.7" in pin and "2.20.0" not in pin and "2.22.0" not in pin
-    assert all(str(pin) in line for line in project["optional-dependencies"]["cpu"])
+    assert all(str(pin) in line for line in project["optional-dependencies"]["cpu"] if "tensorflow" in line)
 
 
 IMPORTED = {"tensorflow": "2.21.0", "keras": "3.15.1", "import_seconds": 4.0}
