@@ -63,38 +63,18 @@ def summarize_error(ename, evalue, max_lines=None):
     inner error of a traced function stay; left out are blank lines, Keras's list of the
     call's arguments, the library frames TensorFlow lists in it and the machine's paths (a notebook cell is "a cell", a library file is
     named from its package). ``max_lines`` cuts it, when given."""
-    from .display import clean_paths
+    from .display import readable_message
 
-    lines, skip_source_of = [], None
-    for line in clean_paths(_ANSI.sub("", evalue)).splitlines():
+    lines = []
+    for line in readable_message(evalue).splitlines():
         if line.strip().startswith("Arguments received by"):
             break
-        indent = len(line) - len(line.lstrip())
-        if skip_source_of is not None and indent > skip_source_of and line.strip():
-            continue  # the source line of a library frame left out
-        skip_source_of = None
-        frame = _TRACED_FRAME.match(line)
-        if frame and _is_library_file(frame.group(1)):
-            skip_source_of = indent
-            continue
         if line.strip():
             lines.append(line.rstrip())
     if max_lines is not None:
         lines = lines[:max_lines]
     text = "\n      ".join(line.strip() if i == 0 else line for i, line in enumerate(lines))
     return f"{ename}: {text}" if text else ename
-
-
-# A frame that TensorFlow lists in the message of an error raised inside a traced function.
-_TRACED_FRAME = re.compile(r'^\s*File "([^"]+)", line \d+, in ')
-
-
-def _is_library_file(path):
-    """Whether a (cleaned) path in a message is a library's file, not a cell of the notebook
-    or a file of the student's folder."""
-    if path in ("a cell", "this cell", "your code") or path.startswith("cell In["):
-        return False
-    return not path.startswith("./") or "/tfclinic/" in path
 
 
 def _causes(output):
