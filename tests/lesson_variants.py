@@ -28,6 +28,29 @@ def exercise(lesson):
     return nbformat.read(exercise_notebook(ROOT, lesson), as_version=4)
 
 
+def repaired_exercise(lesson):
+    """The exercise as a student hands it in after repairing it as the solution does: every
+    solution cell holds the solution's source, the test cells are the visible ones only."""
+    solved = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution(lesson).cells
+              if c.metadata.get("nbgrader", {}).get("solution")}
+    notebook = exercise(lesson)
+    for candidate in notebook.cells:
+        grade_id = candidate.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in solved:
+            candidate.source = solved[grade_id]
+    return notebook
+
+
+def tuned_build_model():
+    """The shapes exercise repaired, but with ``build_model`` hard-coded to the notebook's 8
+    features: every visible test passes, the hidden ones (other feature counts) do not."""
+    notebook = repaired_exercise("shapes")
+    tuned = cell(notebook, "shapes-build-model")
+    tuned.source = tuned.source.replace("keras.Input(shape=(n_features,))", "keras.Input(shape=(8,))")
+    assert "shape=(8,)" in tuned.source
+    return notebook
+
+
 def solution_notebook_text(lesson):
     """The raw text of the lesson's solution notebook."""
     return solution_notebook(ROOT, lesson).read_text()

@@ -183,9 +183,11 @@ MEASURE = """() => {
   const clipped = [];
   const boxes = Array.from(document.querySelectorAll("div.cell_output pre, div.output pre"));
   for (const box of boxes) {
-    if (box.scrollWidth > box.clientWidth + 1) {
-      clipped.push(box.textContent.trim().slice(0, 80));
-    }
+    if (box.scrollWidth <= box.clientWidth + 1) continue;
+    // A table drawn in text (Keras's model.summary()) may scroll inside its own box.
+    const scrolls = ["auto", "scroll"].includes(getComputedStyle(box).overflowX);
+    if (scrolls && /[\u2500-\u257f]/.test(box.textContent)) continue;
+    clipped.push(box.textContent.trim().slice(0, 80));
   }
   const page = document.scrollingElement || document.documentElement;
   return {boxes: boxes.length, clipped: clipped,

@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from lesson_variants import tuned_build_model
 from tfclinic.practice import LESSONS, check, guess_lesson, run_checks
 
 TFCLINIC = str(Path(sys.executable).with_name("tfclinic"))
@@ -60,10 +61,7 @@ def test_the_solution_passes_every_practice_check_and_a_tuned_repair_fails(proje
 
 @pytest.mark.slow
 def test_validate_fresh_fails_a_build_model_tuned_to_the_notebook(project, tmp_path):
-    notebook = nbformat.read(project / "solutions" / "shapes" / "shapes.ipynb", as_version=4)
-    cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "shapes-build-model")
-    cell.source = cell.source.replace("keras.Input(shape=(n_features,))", "keras.Input(shape=(8,))")
-    assert "shape=(8,)" in cell.source
+    notebook = tuned_build_model()
     path = tmp_path / "shapes.ipynb"
     nbformat.write(notebook, path)
     visible = subprocess.run([TFCLINIC, "validate", str(path)], capture_output=True, text=True)

@@ -63,6 +63,29 @@ def test_a_message_names_no_path_of_the_machine_and_no_keras_argument_list():
     assert "Arguments received" not in message and "inputs=tf.Tensor" not in message
 
 
+def test_a_traced_functions_error_keeps_the_cells_frame_and_drops_the_librarys():
+    import sysconfig
+
+    library = sysconfig.get_paths()["purelib"]
+    error = ValueError(
+        "in user code:\n\n"
+        "    File \"/tmp/ipykernel_77/9.py\", line 12, in step  *\n"
+        "        loss = loss_fn(y, model(x, training=True))\n"
+        f"    File \"{library}/keras/src/utils/traceback_utils.py\", line 122, in error_handler  **\n"
+        "        raise e.with_traceback(filtered_tb) from None\n"
+        f"    File \"{library}/keras/src/layers/input_spec.py\", line 256, in assert_input_compatibility\n"
+        "        raise ValueError(\n\n"
+        "    ValueError: Input 0 of layer 'functional_6' is incompatible with the layer: "
+        "expected shape=(None, 8), found shape=(200, 5)")
+    message = _failure(failed_cell(error)).splitlines()
+    assert [line.strip() for line in message] == [
+        "ValueError: in user code:",
+        'File "a cell", line 12, in step  *',
+        "loss = loss_fn(y, model(x, training=True))",
+        "ValueError: Input 0 of layer 'functional_6' is incompatible with the layer: "
+        "expected shape=(None, 8), found shape=(200, 5)"], message
+
+
 def test_the_report_gives_visible_tests_as_n_of_m_and_says_hidden_tests_run_later():
     results = [CellResult("a-test", 2, True), CellResult("b-test", 3, False, "AssertionError: x")]
     report = format_report("nb.ipynb", results, None, 1.0)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from lesson_variants import tuned_build_model
 from tfclinic.course.book import lesson_chapters
 from tfclinic.project import exercise_notebook, lessons
 from tfclinic.course.workshop import (MINUTES_PER_FUNCTION, MINUTES_TO_CHECK,
@@ -143,27 +144,6 @@ def get(url, data=None, headers=None, timeout=5):
         return error.code, ""
 
 
-def tuned_build_model(project):
-    """The shapes exercise repaired as the solution does it, but with ``build_model``
-    hard-coded to the notebook's 8 features: it passes every visible test and would lose
-    points to the hidden ones."""
-    import nbformat
-
-    notebook = nbformat.read(exercise_notebook(project, "shapes"), as_version=4)
-    solved = {c.metadata["nbgrader"]["grade_id"]: c.source
-              for c in nbformat.read(project / "solutions" / "shapes" / "shapes.ipynb", as_version=4).cells
-              if c.metadata.get("nbgrader", {}).get("solution")}
-    for cell in notebook.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in solved:
-            cell.source = solved[grade_id]
-            if grade_id == "shapes-build-model":
-                cell.source = cell.source.replace("keras.Input(shape=(n_features,))",
-                                                  "keras.Input(shape=(8,))")
-                assert "shape=(8,)" in cell.source
-    return notebook
-
-
 def read_validate_dialog(base, token, path):
     """Open ``path`` in JupyterLab in headless Chromium, press Validate, return the dialog's text."""
     from test_browser import CHROMIUM, CHROMIUM_ARGS
@@ -194,7 +174,7 @@ def test_jupyterlab_starts_with_the_validate_extension(project, tmp_path):
     (tmp_path / "class" / "shapes").mkdir(parents=True)
     import nbformat
 
-    nbformat.write(tuned_build_model(project), tmp_path / "class" / "shapes" / "shapes.ipynb")
+    nbformat.write(tuned_build_model(), tmp_path / "class" / "shapes" / "shapes.ipynb")
     env = {**os.environ, "JUPYTER_TOKEN": token, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
     log = open(tmp_path / "lab.log", "w")
     server = subprocess.Popen([TFCLINIC, "workshop", str(tmp_path / "class"), "--port", str(port),

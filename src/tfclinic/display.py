@@ -74,6 +74,36 @@ def clean_paths(text, shell=None):
     return text
 
 
+# A frame that TensorFlow lists in the message of an error raised inside a traced function.
+_TRACED_FRAME = re.compile(r'^\s*File "([^"]+)", line \d+, in ')
+
+
+def _is_library_file(path):
+    """Whether a path cleaned by :func:`clean_paths` is a library's file, not a notebook cell
+    or a file of the reader's own folder."""
+    if path in ("a cell", "this cell", "your code") or path.startswith("cell In["):
+        return False
+    return not path.startswith("./") or "/tfclinic/" in path
+
+
+def readable_message(text, shell=None):
+    """An error message as a reader should see it: no colour codes, no machine paths, and no
+    library frames in the frames TensorFlow lists for an error inside a traced function
+    (``in user code:``), the frames of the reader's code kept."""
+    lines, skip_source_of = [], None
+    for line in clean_paths(_ANSI.sub("", text), shell).splitlines():
+        indent = len(line) - len(line.lstrip())
+        if skip_source_of is not None and indent > skip_source_of and line.strip():
+            continue  # the source line of a library frame
+        skip_source_of = None
+        frame = _TRACED_FRAME.match(line)
+        if frame and _is_library_file(frame.group(1)):
+            skip_source_of = indent
+            continue
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def reader_frames(tb, shell=None, label=None):
     """The frames of ``tb`` in the reader's own code: notebook cells and files outside libraries.
 
@@ -96,9 +126,9 @@ def reader_frames(tb, shell=None, label=None):
 
 
 def _message(value, shell):
-    text = _ANSI.sub("", str(value)).rstrip()
+    text = readable_message(str(value), shell).rstrip()
     name = type(value).__name__
-    return f"{name}: {clean_paths(text, shell)}" if text else name
+    return f"{name}: {text}" if text else name
 
 
 def format_error(value, tb, shell=None, label=None, message=True):

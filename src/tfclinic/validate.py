@@ -78,12 +78,12 @@ def _nbgrader(cell):
 def summarize_error(ename, evalue, max_lines=None):
     """``ename: evalue`` in full, so that ``assert_allclose``'s ACTUAL and DESIRED and the
     inner error of a traced function stay; left out are blank lines, Keras's list of the
-    call's arguments and the machine's paths (a notebook cell is "a cell", a library file is
+    call's arguments, the library frames TensorFlow lists in it and the machine's paths (a notebook cell is "a cell", a library file is
     named from its package). ``max_lines`` cuts it, when given."""
-    from .display import clean_paths
+    from .display import readable_message
 
     lines = []
-    for line in clean_paths(_ANSI.sub("", evalue)).splitlines():
+    for line in readable_message(evalue).splitlines():
         if line.strip().startswith("Arguments received by"):
             break
         if line.strip():

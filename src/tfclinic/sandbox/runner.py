@@ -83,6 +83,11 @@ def _stream(text):
 
 
 def _error(name, message):
+    """An error output for the feedback: the message without machine paths or library frames
+    (:func:`tfclinic.display.readable_message`), shown once."""
+    from ..display import readable_message
+
+    message = readable_message(message)
     return nbformat.v4.new_output("error", ename=name, evalue=message,
                                   traceback=[f"{name}: {message}" if message else name])
 
