@@ -447,76 +447,72 @@ def make_pipeline(x_train):
         _playbook("scaled-output-still-logits",
                   playbook_model("normalizer", HIDDEN, "keras.layers.Dense(1)"),
                   "Adds the scaling and leaves the output without a sigmoid, so binary "
-                  "cross-entropy still reads raw scores as probabilities.", common=1),
+                  "cross-entropy still reads raw scores as probabilities.", common=1, score=9),
         _playbook("sigmoid-output-unscaled",
                   playbook_model(HIDDEN, SIGMOID, scaling=""),
                   "Adds the sigmoid and no scaling: the loss falls now, and the model still "
-                  "depends on the units the columns were measured in."),
+                  "depends on the units the columns were measured in.", score=7),
         _playbook("sigmoid-and-from-logits",
                   playbook_model("normalizer", HIDDEN, SIGMOID,
                                  loss="keras.losses.BinaryCrossentropy(from_logits=True)"),
                   "Adds a sigmoid and also tells the loss it gets logits: Keras 3 repairs the "
-                  "training with a warning, and everything that reads the loss is misled."),
+                  "training with a warning, and everything that reads the loss is misled.", score=7),
         _playbook("softmax-over-one-unit",
                   playbook_model("normalizer", HIDDEN, 'keras.layers.Dense(1, activation="softmax")'),
                   "Puts a softmax on the single output unit: every probability is 1, so every "
-                  "tumour is called malignant."),
+                  "tumour is called malignant.", score=4),
         _playbook("adapted-on-every-row",
                   playbook_model("normalizer", HIDDEN, SIGMOID,
                                  scaling="    normalizer = keras.layers.Normalization()\n"
                                          "    normalizer.adapt(x)\n"),
                   "Adapts the normalization on the notebook's whole table instead of its "
-                  "argument: the test rows leak into the statistics."),
+                  "argument: the test rows leak into the statistics.", score=6),
         _playbook("normalization-never-adapted",
                   playbook_model("normalizer", HIDDEN, SIGMOID,
                                  scaling="    normalizer = keras.layers.Normalization()\n"),
                   "Puts a Normalization layer in the model and never adapts it: the raw values "
-                  "pass through it unchanged."),
-        _playbook("batch-normalization-first",
-                  playbook_model("keras.layers.BatchNormalization()", HIDDEN, SIGMOID, scaling=""),
-                  "Scales with BatchNormalization, whose statistics come from each batch in "
-                  "training and from slowly moving averages afterwards."),
+                  "pass through it unchanged.", score=7),
         _playbook("divide-by-the-largest-value",
                   playbook_model("keras.layers.Rescaling(1.0 / float(x_train.max()))", HIDDEN, SIGMOID,
                                  scaling=""),
                   "Divides every column by the largest value in the table: the areas fit in 0 "
-                  "to 1, and the smoothness column shrinks to nothing."),
+                  "to 1, and the smoothness column shrinks to nothing.", score=5),
         _playbook("round-instead-of-threshold", playbook_accuracy(
                       "    return float(np.mean(np.round(probabilities) == labels))\n"),
                   "Rounds the probabilities instead of comparing them with 0.5: the same "
-                  "classes, and the same (N, 1) against (N,) broadcast to N by N.", common=3),
+                  "classes, and the same (N, 1) against (N,) broadcast to N by N.", common=3, score=8),
         _playbook("flatten-the-labels", playbook_accuracy(
                       "    return float(np.mean((probabilities > 0.5) == np.ravel(labels)))\n"),
                   "Flattens the labels, which were flat already, and leaves the (N, 1) "
-                  "predictions as they are: still an N by N comparison."),
+                  "predictions as they are: still an N by N comparison.", score=8),
         _playbook("argmax-as-the-class", playbook_accuracy(
                       "    return float(np.mean(np.argmax(probabilities, axis=1) == labels))\n"),
                   "Takes the argmax over the output as for several classes: with one unit it "
-                  "is always 0, so the accuracy is the share of benign tumours."),
+                  "is always 0, so the accuracy is the share of benign tumours.", score=8),
         _playbook("stop-on-test-without-restoring", playbook_training(
                       "    model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=EPOCHS,\n"
                       "              batch_size=BATCH_SIZE, callbacks=[stop], verbose=0)\n",
                       restore=False),
                   "Keeps watching the test rows and only stops restoring the best weights: "
-                  "the test score still chooses when training ends.", common=2),
+                  "the test score still chooses when training ends.", common=2, score=10),
         _playbook("validation-split-of-all-rows", playbook_training(
                       "    model.fit(np.concatenate([x_train, x_test]), np.concatenate([y_train, y_test]),\n"
                       "              validation_split=0.2, epochs=EPOCHS, batch_size=BATCH_SIZE,\n"
                       "              callbacks=[stop], verbose=0)\n"),
                   "Joins training and test rows and lets validation_split hold some back: "
-                  "most test rows are now trained on."),
+                  "most test rows are now trained on.", score=10),
         _playbook("report-what-evaluate-returns", playbook_training(
                       "    model.fit(x_train, y_train, validation_split=0.2, epochs=EPOCHS,\n"
                       "              batch_size=BATCH_SIZE, callbacks=[stop], verbose=0)\n",
                       report="float(model.evaluate(x_test, y_test, verbose=0))"),
                   "Stops on a validation split and reports model.evaluate, which returns the "
-                  "test loss, not an accuracy, for a model compiled without metrics."),
+                  "test loss, not an accuracy, for a model compiled without metrics.", score=8),
         _playbook("report-the-training-accuracy", playbook_training(
                       "    model.fit(x_train, y_train, validation_split=0.2, epochs=EPOCHS,\n"
                       "              batch_size=BATCH_SIZE, callbacks=[stop], verbose=0)\n",
                       report="accuracy(probabilities(model, x_train), y_train)"),
                   "Stops on a validation split and then reports the accuracy on the rows the "
-                  "model was trained on."),
+                  "model was trained on.", score=8),
     ),
     "leakage": (
         WrongFix("drop-wrong-column", "leakage-choose-features",
