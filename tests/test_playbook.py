@@ -157,7 +157,8 @@ def test_thresholds_have_margin_on_every_seed():
     tests draw them:
 
     - test 1's first loss on standardized features, within 0.5 of ln 2: the solution and its
-      logits variant stay close to it, the broken output (no sigmoid) lands far outside;
+      logits variant stay close to it; the broken output (no sigmoid) is named by the
+      pairing check before its first loss is read;
     - test 2's spread (above 1e-3) and tolerance (2e-3) on predictions in other units: a
       scaled model's spread widely and move by float32 rounding only; an unscaled one's
       saturate on the raw areas, every tumour at the same probability;
@@ -190,7 +191,10 @@ def test_thresholds_have_margin_on_every_seed():
                     for name in ("solution", "functional", "no early stopping")}
         print(seed, gap, units_moved, accuracy)
         assert max(gap["solution"], gap["logits"]) < 0.5 - 0.25, (seed, gap)
-        assert gap["no sigmoid"] > 0.5 + 1.0, (seed, gap)
+        # the broken output: its first loss lands anywhere (0.69 and 4.6 from ln 2 measured),
+        # and the cell does not rely on it: pairing_problems names the pairing first
+        broken = ns["no sigmoid"]["build_model"](x[:300])
+        assert base[seed]["pairing_problems"](broken, "binary"), seed
         for name in ("solution", "logits"):  # spread well above 1e-3, change well below 2e-3
             spread, moved = units_moved[name]
             assert spread > 1e-3 * 10 and moved < 2e-3 / 4, (seed, name, units_moved)
