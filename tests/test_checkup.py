@@ -243,6 +243,30 @@ def batchnorm_pixels_fixed():
                  preprocessing=[keras.layers.BatchNormalization()]), images.astype("float32"), labels, None
 
 
+def rare_positives_broken():
+    """One row in ten positive, the output bias left at zero: a note (LOS011)."""
+    x, y = data.class_blobs(n_samples=400, n_classes=2, seed=2)
+    keep = np.concatenate([np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:20]])
+    return dense(8, activation="sigmoid", loss="bce"), x[keep], y[keep], None
+
+
+def rare_class_broken():
+    x, y = data.class_blobs(n_samples=600, n_classes=3, seed=2)
+    keep = np.concatenate([np.flatnonzero(y != 2), np.flatnonzero(y == 2)[:15]])
+    return (dense(8, units=3, activation="softmax", loss="sparse_categorical_crossentropy"),
+            x[keep], y[keep], None)
+
+
+def rare_positives_fixed():
+    """The same data with the output bias at the prior: no note."""
+    import math
+
+    model, x, y, _ = rare_positives_broken()
+    share = float(np.mean(y))
+    model.layers[-1].bias.assign([math.log(share / (1 - share))])
+    return model, x, y, None
+
+
 BROKEN = {
     "LOS008": cce_one_unit_broken, "LOS009": accuracy_on_regression_broken,
     "LOS006": mse_classifier_broken, "LOS007": sigmoid_regression_broken,
@@ -256,11 +280,12 @@ BROKEN = {
     "LOS004": learning_rate_broken,
 }
 # Programs that train, with something worth a note (never counted as a problem).
-NOTED = {"SHP002": channel_broken, "DTY002": int_features_broken, "DTY003": uint8_broken}
+NOTED = {"SHP002": channel_broken, "DTY002": int_features_broken, "DTY003": uint8_broken,
+         "LOS011": rare_positives_broken, "LOS011-sparse": rare_class_broken}
 FIXED = [shapes_fixed, channel_fixed, label_shape_fixed, int_features_fixed, uint8_fixed,
          uint8_fixed_by_hand, int_labels_categorical_fixed, sparse_fixed, scales_fixed,
          duplicates_fixed, binary_fixed, logits_fixed, softmax_two_units_bce_fixed,
-         sigmoid_cce_fixed, batchnorm_pixels_fixed]
+         sigmoid_cce_fixed, batchnorm_pixels_fixed, rare_positives_fixed]
 
 
 @pytest.fixture(autouse=True)
@@ -279,6 +304,7 @@ def test_broken_example_is_flagged_with_its_code(code):
 def test_noted_example_gets_a_note_not_a_problem(code):
     model, x, y, validation = NOTED[code]()
     report = checkup(model, x, y, validation_data=validation)
+    code = code.split("-")[0]
     assert code in report.all_codes and code not in report.codes, str(report)
 
 
@@ -287,6 +313,32 @@ def test_fixed_example_is_clean(build):
     model, x, y, validation = build()
     report = checkup(model, x, y, validation_data=validation)
     assert report.problems == [], str(report)
+
+
+def test_an_output_bias_at_the_prior_silences_the_note_and_balanced_labels_never_get_it():
+    for build in (rare_positives_fixed, binary_fixed, sparse_fixed):
+        model, x, y, _ = build()
+        assert "LOS011" not in checkup(model, x, y).all_codes, build.__name__
+    model, x, y, _ = rare_positives_broken()
+    note = next(f for f in checkup(model, x, y) if f.code == "LOS011")
+    assert "label entropy" in note.message and "Constant(" in note.fix
+    assert note.link == "playbook.html#output-bias-at-the-class-prior"
+
+
+def test_deep_checkup_notes_a_model_that_learns_only_the_label_balance():
+    """Labels shuffled apart from their rows: the trial's loss still falls, to the label
+    balance and no lower, so TRN015 notes it; a model that learns its features does not."""
+    from tfclinic.checkup import run_checks
+    from tfclinic.checkup.context import Context
+
+    x, y = data.class_blobs(n_samples=400, n_classes=2, seed=2)
+    y = np.concatenate([np.zeros(340), np.ones(60)]).astype("float32")
+    y = np.random.default_rng(0).permutation(y)
+    model = dense(8, activation="sigmoid", loss="bce", optimizer=keras.optimizers.Adam(0.05))
+    report = run_checks(Context(model, x, y), deep=True, budget_s=60)
+    assert "TRN015" in report.all_codes and report.problems == [], str(report)
+    model, x, y, _ = binary_fixed()
+    assert "TRN015" not in run_checks(Context(model, x, y), deep=True, budget_s=60).all_codes
 
 
 def test_report_renders_escaped_html_and_plain_text():
@@ -349,6 +401,58 @@ def test_deep_checkup_is_clean_on_a_fixed_model_and_leaves_it_unchanged():
     assert seconds < 10
     assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))
     assert model.optimizer.iterations.numpy() == 0
+
+
+def test_deep_report_shows_its_measurements_and_no_finding_for_a_healthy_model():
+    """A clean deep report still shows what it measured: the first loss next to ln K, the
+    trial's loss, the one-batch overfit and each layer's gradient norm, as text and HTML."""
+    import math
+
+    from tfclinic.checkup import run_checks
+    from tfclinic.checkup.context import Context
+
+    model, x, y, _ = sparse_fixed()
+    report = run_checks(Context(model, x, y), deep=True, budget_s=60)
+    assert report.problems == [], str(report)
+    rows = {m.name: m for m in report.measurements}
+    first = rows["first loss"]
+    k = model.output_shape[-1]
+    assert f"ln {k} = {math.log(k):.3g}" in first.expected
+    assert abs(float(first.found) - math.log(k)) < 1.0  # the number is the model's, near ln K
+    trained = next(m for name, m in rows.items() if name.startswith("loss after"))
+    before, after = (float(v) for v in trained.found.split(" -> "))
+    assert after < before
+    assert rows["one batch of 32 (overfit test)"].found.startswith("not needed")
+    baseline = float(rows["loss of the trained copy on all-zero inputs (baseline)"].found)
+    assert baseline > after  # it uses its inputs
+    norms = {name.removeprefix("gradient norm, layer "): float(m.found)
+             for name, m in rows.items() if name.startswith("gradient norm")}
+    assert sorted(norms) == sorted(layer.name for layer in model.layers if layer.trainable_weights)
+    assert all(value > 0 for value in norms.values())
+    text, page = str(report), report._repr_html_()
+    assert text.startswith("checkup: no problems found") and "measured on a copy" in text
+    assert f"first loss: {first.found}" in text
+    assert "tfclinic-measurements" in page and "<td>first loss</td>" in page
+    assert "no problems found" in page
+
+
+def test_measurements_only_with_deep_and_a_stalled_model_still_gets_its_finding():
+    model, x, y, _ = sparse_fixed()
+    assert checkup(model, x, y).measurements == []
+    assert "measured on a copy" not in str(checkup(model, x, y))
+    from tfclinic.checkup import run_checks
+    from tfclinic.checkup.context import Context
+
+    x2, y2 = data.class_blobs(n_samples=400, n_classes=2, seed=2)
+    frozen = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1, activation="sigmoid")])
+    frozen.layers[-1].trainable = False
+    frozen.compile(optimizer="adam", loss="bce")
+    report = run_checks(Context(frozen, x2, y2), deep=True, budget_s=60)
+    assert "TRN001" in report.codes
+    rows = {m.name: m for m in report.measurements}
+    one_batch = next(m for name, m in rows.items() if name.startswith("one batch"))
+    start, end = (float(v) for v in one_batch.found.split(" -> "))
+    assert end > 0.98 * start  # the measurement shows the stall the finding names
 
 
 def test_deep_checkup_flags_a_model_that_cannot_learn():

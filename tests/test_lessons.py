@@ -33,7 +33,7 @@ def test_solution_earns_full_marks_and_exercise_none(lesson, seed, tmp_path):
 
 
 # Lessons whose corpora follow the plain contract: every wrong fix below full marks, every
-# correct fix full marks. (scaling and losses assert exact partial scores in their modules.)
+# correct fix full marks. (scaling, losses and playbook assert exact partial scores in their modules.)
 PLAIN_CORPORA = ["shapes", "dtypes", "leakage"]
 
 

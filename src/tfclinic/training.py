@@ -217,3 +217,51 @@ def learning_rate_sweep(build_model, x, y, learning_rates, epochs=5, batch_size=
                             callbacks=[keras.callbacks.TerminateOnNaN()])
         curves[rate] = np.array(history.history["loss"])
     return curves
+
+
+def train_logging_gradient_norms(model, x, y, steps=150, batch_size=32, seed=0):
+    """Train a compiled model step by step and log, at every step, its loss and the global
+    norm of its gradients before the optimizer sees them.
+
+    ``fit`` does not show gradients, so this is the smallest loop that does: one traced step
+    (forward, backward, ``model.optimizer.apply``), so the optimizer's own ``clipnorm``,
+    ``global_clipnorm`` and learning-rate schedule (a warmup) act as they would in ``fit``.
+    Batches are drawn with replacement by a seeded generator; the run stops at the first
+    loss that is not finite.
+
+    Args:
+        model: a compiled Keras model.
+        x, y: the training data, NumPy arrays.
+        steps: the most steps to take.
+        batch_size: rows per step.
+        seed: seed of the batch draw.
+
+    Returns:
+        ``{"loss": [...], "gradient_norm": [...]}``, one float per step taken.
+    """
+    import math
+
+    import tensorflow as tf
+
+    variables = model.trainable_variables
+
+    @tf.function
+    def step(features, labels):
+        with tf.GradientTape() as tape:
+            loss = model.compute_loss(x=features, y=labels, y_pred=model(features, training=True))
+        gradients = tape.gradient(loss, variables)
+        norm = tf.linalg.global_norm(gradients)
+        model.optimizer.apply(gradients, variables)
+        return loss, norm
+
+    rng = np.random.default_rng(seed)
+    x, y = np.asarray(x), np.asarray(y)
+    log = {"loss": [], "gradient_norm": []}
+    for _ in range(steps):
+        rows = rng.integers(0, len(x), size=batch_size)
+        loss, norm = step(tf.constant(x[rows]), tf.constant(y[rows]))
+        log["loss"].append(float(loss))
+        log["gradient_norm"].append(float(norm))
+        if not math.isfinite(log["loss"][-1]):
+            break
+    return log

@@ -40,7 +40,10 @@ def run_checks(ctx, deep=False, budget_s=DEEP_BUDGET_S):
             return True
         return entry.needs_y and ctx.y is None
 
-    return run_all(REGISTRY, ctx, skip)
+    report = run_all(REGISTRY, ctx, skip)
+    if deep:
+        report.measurements = checks_deep.measurements(ctx)
+    return report
 
 
 def checkup(model, x, y, validation_data=None, deep=False):

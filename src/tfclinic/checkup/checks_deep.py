@@ -166,6 +166,9 @@ def trial(ctx):
         result["losses"] = losses
         result["after"] = (_loss(clone, x, y) if losses and math.isfinite(losses[-1]) else None)
         progressed = result["after"] is not None and result["after"] < 0.9 * result["first"]
+        result["progressed"] = progressed
+        if progressed:  # the input-independent baseline: the trained copy on a constant input
+            result["baseline"] = _loss(clone, np.zeros_like(x), y)
         if losses and all(map(math.isfinite, losses)) and not progressed:
             result["one_batch"] = _one_batch(ctx, x[:BATCH], y[:BATCH], started, budget, result)
     except Exception as error:  # noqa: BLE001 - a model the clone cannot train is reported below
@@ -377,8 +380,77 @@ def check_gradient_norms(ctx):
         yield verdict
 
 
+@check("TRN015", "playbook", "an-input-independent-baseline", deep=True)
+def check_uses_its_inputs(ctx):
+    """The input-independent baseline: after the trial the model should beat what it scores
+    on all-zero inputs, and a classifier the loss of predicting the label balance (the label
+    entropy). A note, since a short trial on hard data can honestly stop there."""
+    from .checks_training import label_entropy
+
+    result = trial(ctx) or {}
+    first, after, baseline = result.get("first"), result.get("after"), result.get("baseline")
+    if baseline is None or after is None or not math.isfinite(baseline):
+        return
+    floor = label_entropy(ctx.loss, ctx.y_sample)
+    if floor is not None and floor > 0 and after >= 0.9 * floor:
+        yield (INFO, f"inputs: the trial's loss fell from {first:.3g} to {after:.3g}, no lower "
+               f"than the {floor:.3g} of predicting the label balance for every row (on all-zero "
+               f"inputs the trained copy scores {baseline:.3g}): so far it learned the balance, "
+               "not the features", "if training stays there, check that the features reach the "
+               "model and still belong to their labels (a shuffle of x without y)")
+    elif floor is None and baseline <= after + 0.05 * (first - after):
+        yield (INFO, f"inputs: the trained copy scores {baseline:.3g} on all-zero inputs, as well "
+               f"as the {after:.3g} on the real ones: what it learned does not use the features",
+               "check that the features reach the model and still belong to their targets")
+
+
 @check("TRN014", "losses", "the-initial-loss-sanity-check", deep=True)
 def check_trial_notes(ctx):
     """Say when the trial was cut short by its time budget."""
     for note in (trial(ctx) or {}).get("notes", []):
         yield (INFO, note, "checkup(..., deep=True) judges what the shortened trial saw")
+
+
+def _number(value):
+    return f"{value:.3g}" if value is not None else "n/a"
+
+
+def measurements(ctx):
+    """What the trial measured, as :class:`~tfclinic.checkup.findings.Measurement` rows for the
+    report: the first loss against its expected value, the trial's loss, the one-batch
+    overfit and the gradient norm of each layer. Empty when no trial ran."""
+    from .findings import Measurement
+
+    result = ctx.__dict__.get("trial")
+    if not result or "first" not in result:
+        return []
+    rows = []
+    expected = _uniform_loss(ctx)
+    if expected is not None:
+        k = ctx.units if ctx.units and ctx.units > 1 else 2
+        rows.append(Measurement("first loss", _number(result["first"]),
+                                f"about ln {k} = {expected:.3g} for an untrained classifier"))
+    else:
+        rows.append(Measurement("first loss", _number(result["first"])))
+    losses = result.get("losses") or []
+    if losses:
+        rows.append(Measurement(
+            f"loss after {len(losses)} steps at the model's learning rate",
+            f"{_number(result['first'])} -> {_number(result.get('after'))}",
+            "lower than the first loss"))
+    one_batch = result.get("one_batch")
+    if one_batch:
+        rows.append(Measurement(
+            f"one batch of {BATCH}, {len(one_batch)} steps at learning rate >= {TRIAL_LEARNING_RATE:g}",
+            f"{_number(one_batch[0])} -> {_number(min(one_batch[-5:]))}", "a clear fall"))
+    elif result.get("progressed"):
+        rows.append(Measurement(f"one batch of {BATCH} (overfit test)",
+                                "not needed: the loss fell in the trial"))
+    if result.get("baseline") is not None:
+        rows.append(Measurement("loss of the trained copy on all-zero inputs (baseline)",
+                                _number(result["baseline"]),
+                                f"clearly above the {_number(result.get('after'))} on the real inputs"))
+    for name, norm in (result.get("norms") or {}).items():
+        rows.append(Measurement(f"gradient norm, layer {name}", _number(norm),
+                                "above 0, below 1000"))
+    return rows

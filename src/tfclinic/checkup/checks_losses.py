@@ -8,7 +8,7 @@ activation saved), so neither is reported.
 import numpy as np
 
 from .context import CROSSENTROPIES
-from .findings import ERROR, WARNING, check
+from .findings import ERROR, INFO, WARNING, check
 
 # Adaptive optimizers take steps of about the learning rate whatever the gradient; plain SGD
 # takes steps proportional to it. Beyond these rates a step overshoots any well-scaled problem.
@@ -178,3 +178,48 @@ def check_binary_loss_for_many_classes(ctx):
            f"not samples, and reads about {1 - 1 / head['units']:.0%} for a useless model",
            "compile with loss='categorical_crossentropy' for one-hot labels "
            "(sparse_categorical_crossentropy for class ids)")
+
+
+# A minority class below this share of the labels makes a zero output bias a poor start.
+RARE_SHARE = 0.2
+
+
+def _output_bias(model):
+    """The last layer's bias as floats, or None when it has none (use_bias=False, no Dense)."""
+    bias = getattr(model.layers[-1], "bias", None) if model.layers else None
+    return None if bias is None else np.asarray(bias, dtype="float64").reshape(-1)
+
+
+@check("LOS011", "playbook", "output-bias-at-the-class-prior")
+def check_output_bias_prior(ctx):
+    """With imbalanced classes, an output bias of zero starts the model at even odds: its
+    first steps only learn the class balance. A bias at the class prior starts it there."""
+    head, bias = ctx.head, _output_bias(ctx.model)
+    if head is None or bias is None or np.any(bias != 0) or ctx.y_vector is None:
+        return
+    if head["loss"] == "binary_crossentropy" and head["units"] == 1:
+        labels = ctx.y_sample.reshape(-1)
+        if not np.all((labels == 0) | (labels == 1)):
+            return
+        share = float(labels.mean())
+        if not 0 < min(share, 1 - share) < RARE_SHARE:
+            return
+        entropy = -(share * np.log(share) + (1 - share) * np.log(1 - share))
+        prior = np.log(share / (1 - share))
+        yield (INFO, f"output bias: {share:.0%} of the labels are 1 and the bias is 0, so "
+               f"the untrained model says 50% for every row (first loss about ln 2 = 0.693 "
+               f"instead of the label entropy {entropy:.3g})",
+               f"start the output at the prior: bias_initializer=keras.initializers.Constant("
+               f"{prior:.3g}), log(p / (1 - p)) with p = {share:.3g}")
+    elif head["loss"] == "sparse_categorical_crossentropy" and head["units"] and head["units"] > 2:
+        if not ctx.y_is_integer:
+            return
+        counts = np.bincount(ctx.y_sample.astype("int64").clip(0), minlength=head["units"])
+        shares = counts[:head["units"]] / counts.sum()
+        if shares.min() <= 0 or shares.min() >= RARE_SHARE * shares.max():
+            return
+        yield (INFO, f"output bias: the classes range from {shares.min():.1%} to "
+               f"{shares.max():.1%} of the labels and the bias is 0, so the untrained model "
+               "gives every class the same probability",
+               "start the output at the class priors: bias_initializer=keras.initializers."
+               "Constant(np.log(class_shares))")

@@ -46,17 +46,37 @@ class Finding:
         return f"{self.code} [{self.severity}] {self.message}\n    fix: {self.fix}\n    see: {self.link}"
 
 
+@dataclass(frozen=True)
+class Measurement:
+    """One number the deep trial measured, shown whether or not it is a problem.
+
+    Attributes:
+        name: what was measured (``"first loss"``).
+        found: the value, as text (``"0.712"``).
+        expected: what a healthy model shows, as text, or ``""`` when there is no rule.
+    """
+
+    name: str
+    found: str
+    expected: str = ""
+
+    def __str__(self):
+        return f"{self.name}: {self.found}" + (f" (expected {self.expected})" if self.expected else "")
+
+
 class Report(list):
     """The findings of one checkup, errors first, notes last.
 
     A report with notes only is clean: ``report.problems`` is empty and it prints "no
     problems found". Checks that failed internally are listed in ``report.internal``, never
-    raised.
+    raised. ``report.measurements`` holds what ``deep=True`` measured (first loss, trial,
+    one-batch overfit, gradient norms): printed under the findings, never counted as one.
     """
 
-    def __init__(self, findings=(), internal=()):
+    def __init__(self, findings=(), internal=(), measurements=()):
         super().__init__(sorted(findings, key=lambda f: _RANK.get(f.severity, 3)))
         self.internal = list(internal)
+        self.measurements = list(measurements)
 
     @property
     def errors(self):
@@ -94,19 +114,30 @@ class Report(list):
             if self.notes:
                 head += f", {len(self.notes)} note(s)"
         lines = [head, *(str(f) for f in self)]
+        if self.measurements:
+            lines.append("measured on a copy of the model (deep=True):")
+            lines += [f"    {m}" for m in self.measurements]
         lines += [f"checkup internal: {note}" for note in self.internal]
         return "\n".join(lines)
 
     def _repr_html_(self):
-        if not self:
-            return "<p>checkup: no problems found.</p>"
         e = html.escape
-        rows = "".join(
-            f"<tr><td><code>{e(f.code)}</code></td><td>{e(f.severity)}</td><td>{e(f.message)}</td>"
-            f"<td>{e(f.fix)}</td><td><a href=\"{e(f.link, quote=True)}\">{e(f.link)}</a></td></tr>"
-            for f in self)
-        return ("<table><thead><tr><th>code</th><th>severity</th><th>problem</th><th>fix</th>"
-                f"<th>read more</th></tr></thead><tbody>{rows}</tbody></table>")
+        if not self:
+            found = "<p>checkup: no problems found.</p>"
+        else:
+            rows = "".join(
+                f"<tr><td><code>{e(f.code)}</code></td><td>{e(f.severity)}</td><td>{e(f.message)}</td>"
+                f"<td>{e(f.fix)}</td><td><a href=\"{e(f.link, quote=True)}\">{e(f.link)}</a></td></tr>"
+                for f in self)
+            found = ("<table><thead><tr><th>code</th><th>severity</th><th>problem</th><th>fix</th>"
+                     f"<th>read more</th></tr></thead><tbody>{rows}</tbody></table>")
+        if not self.measurements:
+            return found
+        rows = "".join(f"<tr><td>{e(m.name)}</td><td>{e(m.found)}</td><td>{e(m.expected)}</td></tr>"
+                       for m in self.measurements)
+        return (f"{found}<p>Measured on a copy of the model (<code>deep=True</code>):</p>"
+                "<table class=\"tfclinic-measurements\"><thead><tr><th>measurement</th>"
+                f"<th>found</th><th>expected</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,7 @@ class Session:
                 finding = Finding(finding.code, INFO, finding.message + " (a warning if the "
                                   "run then trains badly)", finding.fix, finding.link)
             kept.append(finding)
-        return Report(kept, report.internal)
+        return Report(kept, report.internal, report.measurements)
 
     # ---- explaining errors ---------------------------------------------------------------
     def explain(self, error, model=None, where=None, x=None, y=None):

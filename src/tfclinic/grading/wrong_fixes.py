@@ -115,6 +115,53 @@ def _losses(name, cell_and_source, mistake, common=None):
     return WrongFix(name, cell, mistake, source, common=common)
 
 
+# The playbook corpus edits one of the capstone's three functions; its build_model fixes
+# share this template, the solution's cell with the scaling, the output and the loss open.
+
+_PLAYBOOK_MODEL = '''
+def build_model(x_train):
+    n_features = x_train.shape[1]
+{scaling}    model = keras.Sequential([
+        keras.Input(shape=(n_features,)),
+        {layers},
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss={loss})
+    return model
+'''
+
+ADAPTED = "    normalizer = keras.layers.Normalization()\n    normalizer.adapt(x_train)\n"
+HIDDEN = 'keras.layers.Dense(16, activation="relu")'
+SIGMOID = 'keras.layers.Dense(1, activation="sigmoid")'
+
+
+def playbook_model(*layers, loss='"binary_crossentropy"', scaling=ADAPTED):
+    """``(grade_id, source)`` of the capstone's ``build_model``: ``scaling`` lines, then the
+    ``layers`` after ``keras.Input`` (each a string), compiled with ``loss``."""
+    return ("playbook-build-model", _PLAYBOOK_MODEL.format(
+        scaling=scaling, layers=",\n        ".join(layers), loss=loss))
+
+
+def _playbook(name, cell_and_source, mistake, common=None, score=None):
+    cell, source = cell_and_source
+    return WrongFix(name, cell, mistake, source, common=common, score=score)
+
+
+def playbook_accuracy(body):
+    """``(grade_id, source)`` of the capstone's ``accuracy`` with this body."""
+    return ("playbook-accuracy", "def accuracy(probabilities, labels):\n" + body)
+
+
+def playbook_training(fit, report="accuracy(probabilities(model, x_test), y_test)",
+                      restore=True):
+    """``(grade_id, source)`` of ``train_and_report``: early stopping (restoring the best
+    weights or not), then ``fit`` (lines), then the returned ``report``."""
+    return ("playbook-train-and-report",
+            "def train_and_report(model, x_train, y_train, x_test, y_test):\n"
+            "    stop = keras.callbacks.EarlyStopping(monitor=\"val_loss\", patience=3"
+            + (", restore_best_weights=True)\n" if restore else ")\n")
+            + fit + f"    return {report}\n")
+
+
 CORPUS = {
     "shapes": (
         WrongFix("reshape-instead-of-stack", "shapes-make-features",
@@ -393,6 +440,79 @@ def make_pipeline(x_train):
                        "np.nan_to_num(final_losses[rate]))\n"),
                 "Replaces nan by 0.0 before taking the minimum: the diverged run now looks "
                 "perfect."),
+    ),
+    # The capstone's fixes each repair one bug badly, or one of the two in build_model only:
+    # each pins its exact score, so the cells it passes show which test catches which mistake.
+    "playbook": (
+        _playbook("scaled-output-still-logits",
+                  playbook_model("normalizer", HIDDEN, "keras.layers.Dense(1)"),
+                  "Adds the scaling and leaves the output without a sigmoid, so binary "
+                  "cross-entropy still reads raw scores as probabilities.", common=1, score=9),
+        _playbook("sigmoid-output-unscaled",
+                  playbook_model(HIDDEN, SIGMOID, scaling=""),
+                  "Adds the sigmoid and no scaling: the loss falls now, and the model still "
+                  "depends on the units the columns were measured in.", score=7),
+        _playbook("sigmoid-and-from-logits",
+                  playbook_model("normalizer", HIDDEN, SIGMOID,
+                                 loss="keras.losses.BinaryCrossentropy(from_logits=True)"),
+                  "Adds a sigmoid and also tells the loss it gets logits: Keras 3 repairs the "
+                  "training with a warning, and everything that reads the loss is misled.", score=7),
+        _playbook("softmax-over-one-unit",
+                  playbook_model("normalizer", HIDDEN, 'keras.layers.Dense(1, activation="softmax")'),
+                  "Puts a softmax on the single output unit: every probability is 1, so every "
+                  "tumour is called malignant.", score=4),
+        _playbook("adapted-on-every-row",
+                  playbook_model("normalizer", HIDDEN, SIGMOID,
+                                 scaling="    normalizer = keras.layers.Normalization()\n"
+                                         "    normalizer.adapt(x)\n"),
+                  "Adapts the normalization on the notebook's whole table instead of its "
+                  "argument: the test rows leak into the statistics.", score=6),
+        _playbook("normalization-never-adapted",
+                  playbook_model("normalizer", HIDDEN, SIGMOID,
+                                 scaling="    normalizer = keras.layers.Normalization()\n"),
+                  "Puts a Normalization layer in the model and never adapts it: the raw values "
+                  "pass through it unchanged.", score=7),
+        _playbook("divide-by-the-largest-value",
+                  playbook_model("keras.layers.Rescaling(1.0 / float(x_train.max()))", HIDDEN, SIGMOID,
+                                 scaling=""),
+                  "Divides every column by the largest value in the table: the areas fit in 0 "
+                  "to 1, and the smoothness column shrinks to nothing.", score=5),
+        _playbook("round-instead-of-threshold", playbook_accuracy(
+                      "    return float(np.mean(np.round(probabilities) == labels))\n"),
+                  "Rounds the probabilities instead of comparing them with 0.5: the same "
+                  "classes, and the same (N, 1) against (N,) broadcast to N by N.", common=3, score=8),
+        _playbook("flatten-the-labels", playbook_accuracy(
+                      "    return float(np.mean((probabilities > 0.5) == np.ravel(labels)))\n"),
+                  "Flattens the labels, which were flat already, and leaves the (N, 1) "
+                  "predictions as they are: still an N by N comparison.", score=8),
+        _playbook("argmax-as-the-class", playbook_accuracy(
+                      "    return float(np.mean(np.argmax(probabilities, axis=1) == labels))\n"),
+                  "Takes the argmax over the output as for several classes: with one unit it "
+                  "is always 0, so the accuracy is the share of benign tumours.", score=8),
+        _playbook("stop-on-test-without-restoring", playbook_training(
+                      "    model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=EPOCHS,\n"
+                      "              batch_size=BATCH_SIZE, callbacks=[stop], verbose=0)\n",
+                      restore=False),
+                  "Keeps watching the test rows and only stops restoring the best weights: "
+                  "the test score still chooses when training ends.", common=2, score=10),
+        _playbook("validation-split-of-all-rows", playbook_training(
+                      "    model.fit(np.concatenate([x_train, x_test]), np.concatenate([y_train, y_test]),\n"
+                      "              validation_split=0.2, epochs=EPOCHS, batch_size=BATCH_SIZE,\n"
+                      "              callbacks=[stop], verbose=0)\n"),
+                  "Joins training and test rows and lets validation_split hold some back: "
+                  "most test rows are now trained on.", score=10),
+        _playbook("report-what-evaluate-returns", playbook_training(
+                      "    model.fit(x_train, y_train, validation_split=0.2, epochs=EPOCHS,\n"
+                      "              batch_size=BATCH_SIZE, callbacks=[stop], verbose=0)\n",
+                      report="float(model.evaluate(x_test, y_test, verbose=0))"),
+                  "Stops on a validation split and reports model.evaluate, which returns the "
+                  "test loss, not an accuracy, for a model compiled without metrics.", score=8),
+        _playbook("report-the-training-accuracy", playbook_training(
+                      "    model.fit(x_train, y_train, validation_split=0.2, epochs=EPOCHS,\n"
+                      "              batch_size=BATCH_SIZE, callbacks=[stop], verbose=0)\n",
+                      report="accuracy(probabilities(model, x_train), y_train)"),
+                  "Stops on a validation split and then reports the accuracy on the rows the "
+                  "model was trained on.", score=8),
     ),
     "leakage": (
         WrongFix("drop-wrong-column", "leakage-choose-features",

@@ -48,6 +48,7 @@ from ..processes import (CpuBudget, Finished, become_subreaper, close_other_fds,
 # Modules every runner and student process needs; imported once, before any fork.
 PRELOAD = ("numpy", "tensorflow", "keras", "nbformat", "IPython.core.interactiveshell",
            "tfclinic.runtime", "tfclinic.data", "tfclinic.leakage", "tfclinic.training",
+           "tfclinic.real_data",
            "tfclinic.sandbox.runner")
 
 
