@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from lesson_variants import cell, grade_variants, solution, solution_namespace
-from tfclinic.wrong_fixes import (ADAPTED, HIDDEN, SIGMOID, as_cell_edits, playbook_accuracy,
-                                  playbook_model, playbook_training, wrong_fixes)
+from tfclinic.grading.wrong_fixes import (ADAPTED, HIDDEN, SIGMOID, as_cell_edits, playbook_accuracy,
+                                          playbook_model, playbook_training, wrong_fixes)
 
 LESSON = "playbook"
 SEEDS = [0, 1, 2, 3, 4]
