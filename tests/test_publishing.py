@@ -298,3 +298,32 @@ def test_the_pages_workflow_runs_the_readme_build_and_deploys_its_folder(project
     assert [s["with"]["path"] for s in uploads] == ["book/_build/html"]
     assert any(s.get("uses", "").startswith("actions/deploy-pages") for s in steps)
     assert workflow["permissions"]["pages"] == "write"
+
+
+def test_a_publish_build_gives_the_book_its_address_and_carries_the_wheel(project, tmp_path, monkeypatch):
+    """The publish path without executing the chapters: Jupyter Book's run is recorded, pip's
+    wheel build is real, and the wheel is the one the setup cell's address names."""
+    import zipfile
+
+    from tfclinic.course import book
+
+    good = {"Repository": "https://github.com/Ada-L/course", "Book": "https://ada-l.github.io/course/"}
+    monkeypatch.setattr(book, "read_config", lambda project: REAL)
+    monkeypatch.setattr(book, "project_urls", lambda project: good)
+    real_run, seen = subprocess.run, {}
+
+    def run(command, **kwargs):
+        if "jupyter-book" in " ".join(map(str, command)):
+            seen["env"] = kwargs["env"]
+            (tmp_path / "_build" / "html").mkdir(parents=True)
+            return subprocess.CompletedProcess(command, 0, "", "")
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr(book.subprocess, "run", run)
+    index = book.build(project, output=tmp_path, echo=False, publish=True)
+    assert seen["env"][publishing.BOOK_URL_VARIABLE] == "https://ada-l.github.io/course/"
+    wheel_url = publishing.install_requirement(REAL).split(" @ ")[1]
+    wheel = index.parent / book.WHEELS_FOLDER / wheel_url.rsplit("/", 1)[1]
+    assert wheel_url == "https://ada-l.github.io/course/" + f"{book.WHEELS_FOLDER}/{wheel.name}"
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "tfclinic/runtime.py" in names and "tfclinic/datasets/breast_cancer.csv.gz" in names
