@@ -475,8 +475,9 @@ def make_pipeline(x_train):
         _playbook("divide-by-the-largest-value",
                   playbook_model("keras.layers.Rescaling(1.0 / float(x_train.max()))", HIDDEN, SIGMOID,
                                  scaling=""),
-                  "Divides every column by the largest value in the table: the areas fit in 0 "
-                  "to 1, and the smoothness column shrinks to nothing.", score=5),
+                  "Divides every column by the largest value in the table: the predictions then "
+                  "follow the units of one column, so the scaling test fails, though the areas "
+                  "alone still classify the test rows well.", score=7),
         _playbook("round-instead-of-threshold", playbook_accuracy(
                       "    return float(np.mean(np.round(probabilities) == labels))\n"),
                   "Rounds the probabilities instead of comparing them with 0.5: the same "
