@@ -10,15 +10,20 @@ FUNCTIONS = ("build_binary_classifier", "prepare_labels", "build_multiclass_clas
              "expected_initial_loss", "build_regressor")
 
 
-def check_binary_classifier_for_other_sizes(ns, rng):
+def _builder_for_other_sizes(ns, rng, name, task):
+    """Build ``name`` for a feature count the notebook never uses; check its input and pairing."""
     from tfclinic.training import pairing_problems
 
     n = draw_excluding(rng, 2, 20, [8])
-    model = ns["build_binary_classifier"](n)
+    model = ns[name](n)
     if tuple(model.input_shape) != (None, n):
-        return f"build_binary_classifier({n}) expects inputs {tuple(model.input_shape)}"
-    problems = pairing_problems(model, "binary")
+        return f"{name}({n}) expects inputs {tuple(model.input_shape)}"
+    problems = pairing_problems(model, task)
     return "; ".join(problems) if problems else None
+
+
+def check_binary_classifier_for_other_sizes(ns, rng):
+    return _builder_for_other_sizes(ns, rng, "build_binary_classifier", "binary")
 
 
 def check_multiclass_for_other_class_counts(ns, rng):
@@ -43,14 +48,7 @@ def check_initial_loss_for_other_class_counts(ns, rng):
 
 
 def check_regressor_for_other_sizes(ns, rng):
-    from tfclinic.training import pairing_problems
-
-    n = draw_excluding(rng, 2, 20, [8])
-    model = ns["build_regressor"](n)
-    if tuple(model.input_shape) != (None, n):
-        return f"build_regressor({n}) expects inputs {tuple(model.input_shape)}"
-    problems = pairing_problems(model, "regression")
-    return "; ".join(problems) if problems else None
+    return _builder_for_other_sizes(ns, rng, "build_regressor", "regression")
 
 
 CHECKS = (check_binary_classifier_for_other_sizes, check_multiclass_for_other_class_counts,
