@@ -1,5 +1,6 @@
 """Fixtures shared by every test module."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,13 @@ def project():
 
 @pytest.fixture(scope="session")
 def book_output(project, tmp_path_factory):
-    """The folder that receives ``_build/`` for the public book, built once per session
-    from an empty execution cache.
+    """The folder that receives ``_build/`` for the public book, built once per session.
+
+    The build starts from the execution cache that ``make book`` left in ``book/_build``
+    (the README runs ``make book`` before ``make test``, and so does CI): a chapter whose
+    code is unchanged since then is not executed again, one whose code changed is, and
+    without that cache every chapter runs. Either way the pages hold executed outputs and a
+    chapter that raises fails the build.
 
     Test modules that use it are in ``pytest.mark.xdist_group("book")``, so under xdist one
     worker builds the book once for all of them.
@@ -24,6 +30,9 @@ def book_output(project, tmp_path_factory):
     from tfclinic.course.book import build
 
     output = tmp_path_factory.mktemp("book")
+    made = project / "book" / "_build" / ".jupyter_cache"
+    if made.is_dir():
+        shutil.copytree(made, output / "_build" / ".jupyter_cache")
     build(project, output=output, echo=False)
     return output
 

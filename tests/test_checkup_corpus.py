@@ -35,7 +35,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-# One worker runs the whole corpus once, whatever pytest-xdist's --dist loadgroup does.
+# One worker runs the whole corpus once, whatever pytest-xdist's --dist loadgroup does. The
+# corpus measures the checkup's targets over 60 programs: a proof (`make proofs`, run by CI);
+# tests/test_checkup.py tests each check on its own in `make test`.
 pytestmark = pytest.mark.xdist_group("checkup_corpus")
 
 CORPUS = Path(__file__).parent / "checkup_corpus"
@@ -201,6 +203,7 @@ def test_corpus_has_both_kinds_for_each_class():
     assert set(kinds) <= {*CATEGORIES, "none"}
 
 
+@pytest.mark.proof
 def test_checkup_meets_its_targets_on_the_corpus(corpus):
     rows, result = corpus
     assert result["diagnosed_deep"] >= TARGETS["diagnosis_deep"] * result["broken"], table(rows, result)
@@ -209,6 +212,7 @@ def test_checkup_meets_its_targets_on_the_corpus(corpus):
         assert result[f"false_alarms_{mode}"] <= TARGETS["false_alarms"] * result["healthy"], table(rows, result)
 
 
+@pytest.mark.proof
 def test_the_static_verdict_is_the_deep_one_less_the_deep_checks(corpus):
     rows, _ = corpus
     measured = [r for r in rows if r["static"]["measured"]]
@@ -217,6 +221,7 @@ def test_the_static_verdict_is_the_deep_one_less_the_deep_checks(corpus):
         assert set(r["static"]["codes"]) == set(r["static"]["derived"]), (r["name"], r["static"]["output"])
 
 
+@pytest.mark.proof
 def test_checkup_never_fails_itself_nor_changes_how_a_program_ends(corpus):
     rows, _ = corpus
     for r in rows:
@@ -228,6 +233,7 @@ def test_checkup_never_fails_itself_nor_changes_how_a_program_ends(corpus):
                 assert r[mode]["error"] is None, (r["name"], mode, r[mode]["output"])
 
 
+@pytest.mark.proof
 def test_every_crash_is_explained_with_a_code(corpus):
     rows, _ = corpus
     for r in rows:

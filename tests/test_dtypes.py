@@ -102,6 +102,7 @@ def test_the_bugs_are_real_in_this_tensorflow():
     assert tape.gradient(as_integer, variable) is None                        # no gradient via ints
 
 
+@pytest.mark.proof
 def test_training_threshold_has_margin_on_every_seed():
     """The solution's trained loss is far below the threshold on the visible and hidden data."""
     import keras

@@ -233,6 +233,7 @@ def _mean_error(namespace):
 
 
 @pytest.mark.slow
+@pytest.mark.proof
 def test_thresholds_have_margin_on_every_seed():
     """The repaired pipeline is honest to well within the 0.10 score tolerance and the 1e-3
     normalization tolerance; the leaking one misses both by far."""

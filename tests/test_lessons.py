@@ -9,8 +9,9 @@ from tfclinic.project import lessons
 
 # The 20 s CPU target per solution is met in benchmarks/lessons.py, which times each
 # solution beside a reference fit in the same run (the guide keeps speed out of timed tests:
-# CPU seconds differ by machine). Grading every solution on five seeds below proves it runs.
-SEEDS = [0, 1, 2, 3, 4]
+# CPU seconds differ by machine). Grading every solution on five seeds below proves it runs;
+# `make test` grades seed 0, and seeds 1-4 are proofs (`make proofs`, run by CI as well).
+SEEDS = [0] + [pytest.param(seed, marks=pytest.mark.proof) for seed in (1, 2, 3, 4)]
 
 
 def _points(notebook):

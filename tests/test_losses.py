@@ -135,6 +135,7 @@ def _r_squared(ns, seed):
 
 
 @pytest.mark.slow
+@pytest.mark.proof
 def test_training_thresholds_have_margin_on_every_seed():
     """The hidden tests' thresholds (accuracy 0.9 and 0.8, R² 0.75) are passed with room to
     spare by the solution and by its slowest correct variants (Adam's default rate 1e-3),
@@ -167,6 +168,7 @@ def test_training_thresholds_have_margin_on_every_seed():
 
 
 @pytest.mark.slow
+@pytest.mark.proof
 def test_initial_loss_check_separates_healthy_from_unscaled_with_margin():
     """The hidden initial-loss test asks for |first loss - ln K| < 1 from a healthy model and
     more from one with inputs 20 times too large; both hold with room on every seed."""

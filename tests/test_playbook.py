@@ -152,6 +152,7 @@ def _pipeline(ns, x_train, y_train, x_test, y_test, seed):
 
 
 @pytest.mark.slow
+@pytest.mark.proof
 def test_thresholds_have_margin_on_every_seed():
     """Measured on seeds 0-4 with the test cells' own helpers, on rows drawn as the hidden
     tests draw them:

@@ -91,6 +91,7 @@ def test_other_correct_fixes_earn_full_marks(tmp_path):
 
 
 @pytest.mark.slow  # trains 20 small models
+@pytest.mark.proof
 def test_threshold_has_margin_on_every_seed():
     """The scaled solution ends far below the threshold, the unscaled pipeline far above it,
     on the notebook's table and on the hidden test's fresh one."""

@@ -51,6 +51,7 @@ def test_warning_fix_really_writes_to_stderr():
     assert any("input_shape" in str(w.message) for w in caught)
 
 
+@pytest.mark.proof
 def test_training_threshold_has_margin_on_every_seed():
     """The solution ends far below the 5%-of-variance threshold, the broken loss far above."""
     import tensorflow as tf
