@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -147,11 +148,15 @@ def test_the_fork_server_runs_stops_and_outlives_a_runner(tmp_path):
         done = _run_notebook(server, slow, tmp_path / "slow", timeout=5)
         assert done.timed_out and done.returncode != 0
         assert psutil.Process(server.process.pid).children(recursive=True) == []
+        # what the killed runner could not remove (its student's folder) is in the server's
+        left = [p.name for p in Path(server.folder).iterdir()]
+        assert any(name.startswith("tfclinic-student-") for name in left), left
         # the server keeps serving after a runner was killed
         done = _run_notebook(server, quick, tmp_path / "quick", timeout=60)
         assert (done.returncode, done.timed_out) == (0, False), done.stderr
         assert json.loads((tmp_path / "quick" / "result.json").read_text())["status"] == "graded"
     assert server.process.poll() is not None
+    assert not Path(server.folder).exists()
     ended = server.run(["x"], cwd=tmp_path, env={}, stdout=tmp_path / "o", stderr=tmp_path / "e")
     assert ended.returncode == 1 and "ended" in ended.stderr
 

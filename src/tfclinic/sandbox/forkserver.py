@@ -67,11 +67,18 @@ CPU_POLL_SECONDS = 0.5
 INHERITED_VARIABLES = ("PATH", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 
 
-def server_environment(threads):
-    """The fork server's whole environment, for runners that may use ``threads`` cores."""
+def server_environment(threads, folder=None):
+    """The fork server's whole environment, for runners that may use ``threads`` cores.
+
+    With ``folder`` (the server's own, removed when it closes) as ``TMPDIR``, what a runner
+    killed at its time limit leaves (its student's working folder, model scratch) goes with
+    the server instead of staying in the machine's temporary folder.
+    """
     from ..runtime import quiet_environment
 
     kept = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
+    if folder is not None:
+        kept["TMPDIR"] = str(folder)
     return {**kept, **quiet_environment(), "CUDA_VISIBLE_DEVICES": "-1", "OPENBLAS_NUM_THREADS": "1",
             "OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads),
             "TF_NUM_INTEROP_THREADS": str(min(threads, 2))}
@@ -96,7 +103,7 @@ class ForkServer:
         self.folder = tempfile.mkdtemp(prefix="tfclinic-forkserver-")  # mode 0700
         self.log = os.path.join(self.folder, "stderr.txt")
         replies, reply_end = os.pipe()
-        env = server_environment(threads)
+        env = server_environment(threads, self.folder)
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-I", "-m", "tfclinic.sandbox.forkserver", str(reply_end)],
