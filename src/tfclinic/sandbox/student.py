@@ -205,19 +205,20 @@ class StudentProcess:
         resident memory, processes (zombies too) or threads."""
         limits = self.limits
         while self.process.poll() is None:
-            rss, processes, threads = self._tree_usage()
-            if rss > limits.memory_mb * 1024 * 1024:
-                self._end("out of memory", f"student code used more than the {limits.memory_mb} MB "
-                          "memory limit and was stopped")
-            elif processes > limits.processes:
+            rss, processes, threads = self.tree_usage()
+            # processes first: the forks of a fork loop hold memory too, for a moment
+            if processes > limits.processes:
                 self._end("too many processes", f"student code started more than {limits.processes} "
                           "processes (the limit) and was stopped")
             elif threads > limits.threads:
                 self._end("too many threads", f"student code ran more than {limits.threads} threads "
                           "(the limit) and was stopped")
+            elif rss > limits.memory_mb * 1024 * 1024:
+                self._end("out of memory", f"student code used more than the {limits.memory_mb} MB "
+                          "memory limit and was stopped")
             time.sleep(0.2)
 
-    def _tree_usage(self):
+    def tree_usage(self):
         """``(rss bytes, processes, threads)`` of the student process and its descendants.
         Where the worker runs in a PID namespace of its own, this process's child is its relay,
         grader code whose memory is the fork's image: it is left out."""
