@@ -188,14 +188,17 @@ def _fork_into_pid_namespace(libc):
     becomes its relay (``_relay``)."""
     sys.stdout.flush()
     sys.stderr.flush()
+    # an interrupt waits until the relay has its handlers
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     child = os.fork()
     if child:
-        _relay(child)
+        _relay(child, mask)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), 0, 0, 0)  # die with the relay
     os.setsid()  # a process group of its own: kill(0, ...) reaches nothing outside
 
 
-def _relay(child):
+def _relay(child, mask):
     """The caller's side of the fork, never returning: it holds no file but its logs, passes
     interrupts on (a termination as SIGKILL: process 1 of a namespace ignores a SIGTERM it
     has no handler for) and ends as the child ended, by the same signal or exit status."""
@@ -207,6 +210,7 @@ def _relay(child):
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     code = 1
     with contextlib.suppress(ChildProcessError):
         code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
