@@ -106,7 +106,12 @@ def test_a_pathname_unix_socket_cannot_be_reached(start):
             "except OSError as _error:\n"
             "    print('REFUSED', type(_error).__name__)\n"
             "_a, _b = socket.socketpair()\n"  # a pair of its own stays allowed
-            "_a.sendall(b'ping'); print('PAIR', _b.recv(4).decode())\n"))
+            "_a.sendall(b'ping'); print('PAIR', _b.recv(4).decode())\n"
+            "try:\n"  # a datagram pair could send to any path
+            "    socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+            "    print('DATAGRAM' ' PAIR')\n"
+            "except OSError as _error:\n"
+            "    print('REFUSED DATAGRAM', type(_error).__name__)\n"))
         server.setblocking(False)
         with pytest.raises(BlockingIOError):  # nothing waits to be accepted
             server.accept()
@@ -115,6 +120,7 @@ def test_a_pathname_unix_socket_cannot_be_reached(start):
         os.unlink(path)
         os.rmdir(folder)
     assert "REFUSED PermissionError" in printed and "PAIR ping" in printed, printed
+    assert "REFUSED DATAGRAM PermissionError" in printed, printed
 
 
 def test_host_shared_memory_and_terminals_cannot_be_read(start):

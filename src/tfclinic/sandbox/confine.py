@@ -20,7 +20,8 @@ Seven layers, each applied if the kernel offers it, and each reported by name:
 - ``processes``: Landlock scoping. No signals to, and no ptrace of, processes outside the
   sandbox (the grader, other students' sandboxes).
 - ``syscalls``: a seccomp filter (x86_64 and aarch64) for what the other layers do not hold:
-  Unix-domain sockets (a pathname socket reaches host services whatever Landlock says),
+  Unix-domain sockets (a pathname socket reaches host services whatever Landlock says; a
+  pair of stream sockets stays allowed),
   memory files (``memfd_create``: memory in no process's RSS), SysV shared memory, CPU
   affinity (widening the cores ``--jobs`` gave), io_uring, BPF, perf events, keyrings, other
   processes' memory, ptrace, mounts and new namespaces. ``clone3`` fails with ``ENOSYS``, so
@@ -87,22 +88,22 @@ _SHARED_NUMBERS = {"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_regis
                    "fsmount": 432, "fspick": 433, "clone3": 435, "mount_setattr": 442,
                    "memfd_secret": 447}
 _SYSCALL_NUMBERS = {
-    "x86_64": {"socket": 41, "clone": 56, "shmget": 29, "ptrace": 101, "pivot_root": 155,
+    "x86_64": {"socket": 41, "socketpair": 53, "clone": 56, "shmget": 29, "ptrace": 101, "pivot_root": 155,
                "mount": 165, "umount2": 166, "sched_setaffinity": 203, "add_key": 248,
                "request_key": 249, "keyctl": 250, "unshare": 272, "perf_event_open": 298,
                "setns": 308, "process_vm_readv": 310, "process_vm_writev": 311,
                "memfd_create": 319, "bpf": 321, "userfaultfd": 323, **_SHARED_NUMBERS},
-    "aarch64": {"socket": 198, "clone": 220, "shmget": 194, "ptrace": 117, "pivot_root": 41,
+    "aarch64": {"socket": 198, "socketpair": 199, "clone": 220, "shmget": 194, "ptrace": 117, "pivot_root": 41,
                 "mount": 40, "umount2": 39, "sched_setaffinity": 122, "add_key": 217,
                 "request_key": 218, "keyctl": 219, "unshare": 97, "perf_event_open": 241,
                 "setns": 268, "process_vm_readv": 270, "process_vm_writev": 271,
                 "memfd_create": 279, "bpf": 280, "userfaultfd": 282, **_SHARED_NUMBERS},
 }
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
-_REFUSED = sorted(set(_SYSCALL_NUMBERS["x86_64"]) - {"socket", "clone", "clone3"})
-_BPF_LD_ABS, _BPF_JEQ, _BPF_JGE, _BPF_JSET, _BPF_RET = 0x20, 0x15, 0x35, 0x45, 0x06
+_REFUSED = sorted(set(_SYSCALL_NUMBERS["x86_64"]) - {"socket", "socketpair", "clone", "clone3"})
+_BPF_LD_ABS, _BPF_AND, _BPF_JEQ, _BPF_JGE, _BPF_JSET, _BPF_RET = 0x20, 0x54, 0x15, 0x35, 0x45, 0x06
 _RET_KILL_PROCESS, _RET_ERRNO, _RET_ALLOW = 0x80000000, 0x00050000, 0x7FFF0000
-_X32_SYSCALL_BIT, _AF_UNIX, _EPERM, _ENOSYS = 0x40000000, 1, 1, 38
+_X32_SYSCALL_BIT, _AF_UNIX, _SOCK_DGRAM, _SOCK_TYPE_MASK, _EPERM, _ENOSYS = 0x40000000, 1, 2, 0xF, 1, 38
 
 
 @dataclass(frozen=True)
@@ -283,11 +284,13 @@ def _machine():
     return machine if machine in _SYSCALL_NUMBERS and ctypes.sizeof(ctypes.c_void_p) == 8 else None
 
 
-def _when_argument(number, test, value):
-    """Instructions: for syscall ``number``, EPERM when its first argument passes ``test``
-    against ``value`` (``_BPF_JEQ`` or ``_BPF_JSET``), else allow; other syscalls fall through."""
-    return [(_BPF_JEQ, 0, 4, number), (_BPF_LD_ABS, 0, 0, 16),  # the low word of args[0]
-            (test, 0, 1, value), (_BPF_RET, 0, 0, _RET_ERRNO | _EPERM), (_BPF_RET, 0, 0, _RET_ALLOW)]
+def _when_argument(number, index, test, value, mask=None):
+    """Instructions: for syscall ``number``, EPERM when argument ``index`` (its low word, and
+    ``mask``) passes ``test`` against ``value`` (``_BPF_JEQ`` or ``_BPF_JSET``), else allow;
+    other syscalls fall through to what follows."""
+    body = [(_BPF_LD_ABS, 0, 0, 16 + 8 * index)] + ([(_BPF_AND, 0, 0, mask)] if mask else [])
+    body += [(test, 0, 1, value), (_BPF_RET, 0, 0, _RET_ERRNO | _EPERM), (_BPF_RET, 0, 0, _RET_ALLOW)]
+    return [(_BPF_JEQ, 0, len(body), number)] + body
 
 
 def seccomp_program(machine):
@@ -300,8 +303,10 @@ def seccomp_program(machine):
     for name in _REFUSED:
         program += [(_BPF_JEQ, 0, 1, numbers[name]), (_BPF_RET, 0, 0, _RET_ERRNO | _EPERM)]
     program += [(_BPF_JEQ, 0, 1, numbers["clone3"]), (_BPF_RET, 0, 0, _RET_ERRNO | _ENOSYS)]
-    program += _when_argument(numbers["socket"], _BPF_JEQ, _AF_UNIX)
-    program += _when_argument(numbers["clone"], _BPF_JSET, _CLONE_NEW_ANY)
+    program += _when_argument(numbers["socket"], 0, _BPF_JEQ, _AF_UNIX)
+    # a datagram socket of a pair can still send to any socket's path; a stream one cannot
+    program += _when_argument(numbers["socketpair"], 1, _BPF_JEQ, _SOCK_DGRAM, mask=_SOCK_TYPE_MASK)
+    program += _when_argument(numbers["clone"], 0, _BPF_JSET, _CLONE_NEW_ANY)
     return program + [(_BPF_RET, 0, 0, _RET_ALLOW)]
 
 
