@@ -148,14 +148,20 @@ def library_snapshot():
             __import__(module)
     library = {}
     for module_name in [name for name in sys.modules if name.startswith("tfclinic.")]:
-        module = sys.modules[module_name]
-        if isinstance(module, types.ModuleType):
-            namespace = dict(vars(module))
-            for name, value in vars(module).items():
-                function = getattr(value, "__wrapped__", value) if isinstance(value, types.FunctionType) else None
-                if isinstance(function, types.FunctionType) and function.__module__ == module_name:
-                    namespace[name] = library[module_name, name] = _copy_function(function, namespace)
+        library.update(_module_copies(module_name, sys.modules[module_name]))
     return library
+
+
+def _module_copies(module_name, module):
+    """Copies of the functions ``module`` defines, sharing one copy of its globals."""
+    if not isinstance(module, types.ModuleType):
+        return {}
+    namespace, copies = dict(vars(module)), {}
+    for name, value in vars(module).items():
+        function = getattr(value, "__wrapped__", value) if isinstance(value, types.FunctionType) else None
+        if isinstance(function, types.FunctionType) and function.__module__ == module_name:
+            namespace[name] = copies[module_name, name] = _copy_function(function, namespace)
+    return copies
 
 
 def _copy_function(function, namespace):
