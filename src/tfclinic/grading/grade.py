@@ -233,8 +233,9 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
         rendered = feedback and executor.render_feedback(course, out, rows, tests, settings.deadlines, warn)
     kill_new_descendants(before)
     if unconfined:
-        warn("this machine could not confine student code fully: no " + "; no ".join(
-            f"{layer} layer ({LAYERS.get(layer, 'see tfclinic.sandbox.confine')})" for layer in sorted(unconfined)))
+        missing = (f"{layer} layer (it needs {LAYERS.get(layer, 'see tfclinic.sandbox.confine')})"
+                   for layer in sorted(unconfined))
+        warn("this machine could not confine student code fully: no " + "; no ".join(missing))
     unknown = sum(row.submitted is None and row.lesson in settings.deadlines for row in rows)
     if unknown:
         warn(f"{unknown} submissions have no submission time (no timestamp.txt; `tfclinic collect` "
