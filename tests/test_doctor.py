@@ -210,6 +210,8 @@ HELD = {"limits": True, "network": True, "files": True, "processes": True}
 @pytest.mark.parametrize("report, instructor, status", [
     ({"held": HELD, "abi": 7, "outside": "blocked"}, True, PASS),
     ({"held": {**HELD, "processes": False}, "abi": 4, "outside": "blocked"}, True, WARN),
+    ({"held": {**HELD, "namespaces": False, "disk": False, "syscalls": True}, "abi": 7,
+      "outside": "blocked"}, True, WARN),  # a container: no /proc of its own, files still held
     ({"held": {**HELD, "files": False, "processes": False}, "abi": 0, "outside": "readable"}, True, FAIL),
     ({"held": HELD, "abi": 7, "outside": "readable"}, True, FAIL),  # claimed, yet not in force
     ({"error": "the probe did not finish in 20 s"}, True, FAIL),

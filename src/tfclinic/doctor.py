@@ -361,8 +361,11 @@ def confinement_report(python=sys.executable, env=None, timeout=CONFINEMENT_TIME
     with tempfile.TemporaryDirectory(prefix="tfclinic-doctor-") as folder:
         secret = Path(folder) / "answer-key.txt"
         secret.write_text("what student code must not read\n")
+        # one thread, like a student process (a fork of the fork server): OpenBLAS would start
+        # threads on import, and a process with threads cannot enter a new user namespace
+        env = {**(_default_env() if env is None else env), "OPENBLAS_NUM_THREADS": "1"}
         done = run_contained([python, "-c", _CONFINEMENT_PROBE, str(secret)], cwd=folder,
-                             env=_default_env() if env is None else env, timeout=timeout)
+                             env=env, timeout=timeout)
     if done.timed_out:
         return {"error": f"the probe did not finish in {timeout:g} s"}
     try:
@@ -372,6 +375,17 @@ def confinement_report(python=sys.executable, env=None, timeout=CONFINEMENT_TIME
         return {"error": lines[-1] if lines else f"the probe exited with status {done.returncode}"}
 
 
+# Layers whose absence leaves grading confined, if less tightly (``tfclinic.sandbox.confine``
+# says what each holds), and where to grade to have them.
+_WARN_ONLY_LAYERS = {
+    "processes": "grade on Linux 6.7 or later (Landlock ABI 6)",
+    "namespaces": "grade where unprivileged user namespaces may mount a /proc (on the host, "
+                  "not in most containers)",
+    "disk": "grade where unprivileged user namespaces may mount a tmpfs",
+    "syscalls": "grade on Linux on x86_64 or aarch64 (seccomp)",
+}
+
+
 @check("confinement")
 def check_confinement(machine):
     """Whether grading could confine student code here (see ``tfclinic.sandbox.confine``).
@@ -379,8 +393,9 @@ def check_confinement(machine):
     Only the machine that runs ``tfclinic grade`` needs this. For students (the default) the
     line is informational and always PASS: a laptop without Landlock takes the course fine.
     With ``instructor=True`` a missing ``files`` or ``network`` layer is a FAIL (student code
-    could read the answer key or the network while it is graded) and a missing ``processes``
-    layer a WARN (kernels before 6.7 cannot stop it signalling other processes).
+    could read the answer key or the network while it is graded); a missing ``processes``,
+    ``namespaces``, ``disk`` or ``syscalls`` layer is a WARN (grading still confines the files
+    and the network; what each missing layer leaves open is in ``tfclinic.sandbox.confine``).
     """
     report = machine.confinement if machine.confinement is not None else confinement_report(
         machine.python, machine.env)
@@ -402,8 +417,9 @@ def check_confinement(machine):
     fix = ("grade on Linux 5.13 or later with Landlock enabled (lsm=landlock) and unprivileged "
            "user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also "
            "kernel.apparmor_restrict_unprivileged_userns=0)")
-    if set(missing) <= {"processes"}:
-        return Result("confinement", WARN, detail, "grade on Linux 6.7 or later (Landlock ABI 6)")
+    if set(missing) <= set(_WARN_ONLY_LAYERS):
+        return Result("confinement", WARN, detail, "; ".join(
+            f"for {layer}: {_WARN_ONLY_LAYERS[layer]}" for layer in missing))
     return Result("confinement", FAIL, detail, fix)
 
 

@@ -59,22 +59,22 @@ def skip_slow_unused_imports():
 
 
 def tree_cpu_seconds(pid):
-    """User and system CPU seconds of process ``pid``, its reaped children and its living
-    descendants; 0 once it is gone."""
+    """User and system CPU seconds of process ``pid`` and its living descendants, with the
+    children each of them reaped (a child the student process waited for, below the relay
+    of its PID namespace, is in the student process's count); 0 once it is gone."""
     try:
         root = psutil.Process(pid)
         processes = [root, *root.children(recursive=True)]
     except psutil.Error:
         return 0.0
     total = 0.0
-    for index, process in enumerate(processes):
+    for process in processes:
         try:
             times = process.cpu_times()
         except psutil.Error:
             continue
-        total += times.user + times.system
-        if index == 0:  # children it waited for; a living descendant counts above
-            total += times.children_user + times.children_system
+        # a reaped child is in its parent's children_* only, a living one only in its own
+        total += times.user + times.system + times.children_user + times.children_system
     return total
 
 

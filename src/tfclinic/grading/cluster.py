@@ -39,6 +39,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import TfclinicError
+from ..sandbox.confine import LAYERS
 
 RESOURCE = "tfclinic-grading"
 PLUGIN_NAME = "tfclinic-grading"
@@ -53,12 +54,9 @@ WORKER_WAIT_SECONDS = 120
 # missing on this worker. It can only take layers away, never make one hold.
 TEST_MISSING_LAYERS = "TFCLINIC_TEST_MISSING_LAYERS"
 
-LAYER_NEEDS = {
-    "limits": "resource limits (setrlimit)",
-    "network": "a network namespace (unprivileged user namespaces)",
-    "files": "Landlock file rules (Linux 5.13+ with lsm=landlock)",
-    "processes": "Landlock signal scoping (Linux 6.7+)",
-}
+# The layers a worker host must hold, and what each needs; the others of
+# ``tfclinic.sandbox.confine.LAYERS`` are reported, not required.
+LAYER_NEEDS = {layer: LAYERS[layer] for layer in ("limits", "network", "files", "processes")}
 
 log = logging.getLogger("tfclinic.grading.cluster")
 

@@ -52,7 +52,7 @@ from ..course.nbgrader_course import CELL_TIMEOUT_SECONDS, SUBMISSION_TIMEOUT_SE
 from ..processes import descendant_pids, kill_new_descendants
 from ..project import check_lesson, lessons as course_lessons
 from ..runtime import lesson_seed
-from ..sandbox.confine import Limits
+from ..sandbox.confine import LAYERS, Limits
 from ..sandbox.forkserver import ForkServer
 from ..validate import read_notebook
 
@@ -233,8 +233,9 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
         rendered = feedback and executor.render_feedback(course, out, rows, tests, settings.deadlines, warn)
     kill_new_descendants(before)
     if unconfined:
-        warn("this machine could not confine student code fully: no " + ", ".join(sorted(unconfined))
-             + " confinement (see tfclinic.sandbox.confine; Linux with Landlock is needed)")
+        missing = (f"{layer} layer (it needs {LAYERS.get(layer, 'see tfclinic.sandbox.confine')})"
+                   for layer in sorted(unconfined))
+        warn("this machine could not confine student code fully: no " + "; no ".join(missing))
     unknown = sum(row.submitted is None and row.lesson in settings.deadlines for row in rows)
     if unknown:
         warn(f"{unknown} submissions have no submission time (no timestamp.txt; `tfclinic collect` "

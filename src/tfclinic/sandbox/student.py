@@ -137,7 +137,7 @@ class StudentProcess:
         self.workdir, self.limits, self.call_timeout = str(workdir), limits, call_timeout
         self.ended = None  # (status, message) once it can take no more requests
         self._stopping = False
-        self.confined = {}
+        self.confined, self._relayed = {}, False
         self._scratch = tempfile.mkdtemp(prefix="tfclinic-models-")
         request_read, self._request = os.pipe()
         self._reply, reply_write = os.pipe()
@@ -170,6 +170,7 @@ class StudentProcess:
         if not self._ready:  # the first message; the caller holds the lock
             meta, _ = self._receive(timeout, interruptible=False)
             self.confined, self._ready = meta.get("confined", {}), True
+            self._relayed = meta.get("relayed") is True
 
     def stop(self):
         """Stop the worker and everything it started.
@@ -200,17 +201,41 @@ class StudentProcess:
         return StudentProcessEnded(self.ended[1] if self.ended else "the grader stopped the student process")
 
     def _watch_memory(self):
-        limit = self.limits.memory_mb * 1024 * 1024
+        """In a thread: end the student process once its tree is over a limit of ``Limits``:
+        resident memory, processes (zombies too) or threads."""
+        limits = self.limits
         while self.process.poll() is None:
-            try:
-                parent = psutil.Process(self.process.pid)
-                used = sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
-            except psutil.Error:
-                used = 0
-            if used > limit:
-                self._end("out of memory", f"student code used more than the {self.limits.memory_mb} MB "
+            rss, processes, threads = self.tree_usage()
+            # processes first: the forks of a fork loop hold memory too, for a moment
+            if processes > limits.processes:
+                self._end("too many processes", f"student code started more than {limits.processes} "
+                          "processes (the limit) and was stopped")
+            elif threads > limits.threads:
+                self._end("too many threads", f"student code ran more than {limits.threads} threads "
+                          "(the limit) and was stopped")
+            elif rss > limits.memory_mb * 1024 * 1024:
+                self._end("out of memory", f"student code used more than the {limits.memory_mb} MB "
                           "memory limit and was stopped")
             time.sleep(0.2)
+
+    def tree_usage(self):
+        """``(rss bytes, processes, threads)`` of the student process and its descendants.
+        Where the worker runs in a PID namespace of its own, this process's child is its relay,
+        grader code whose memory is the fork's image: it is left out."""
+        try:
+            root = psutil.Process(self.process.pid)
+            tree = root.children(recursive=True) + ([] if self._relayed else [root])
+        except psutil.Error:
+            return 0, 0, 0
+        rss = threads = 0
+        for member in tree:
+            with contextlib.suppress(psutil.Error):
+                rss += member.memory_info().rss
+            try:
+                threads += member.num_threads()
+            except psutil.Error:  # a zombie, or gone
+                threads += 1
+        return rss, len(tree), threads
 
     # -- requests ---------------------------------------------------------------------------
 

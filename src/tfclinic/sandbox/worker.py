@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 import traceback
+import types
 
 OUTPUT_CHARS_PER_REQUEST = 20_000
 
@@ -52,6 +53,7 @@ class Worker:
         # the error itself once, as the cell's error output.
         self.shell.set_custom_exc((Exception,), _print_student_frames)
         self.objects, self.swapped = {}, []
+        self.library = library_snapshot()  # before any student cell can replace a function
 
     def _store(self, value):
         key = id(value)
@@ -66,11 +68,9 @@ class Worker:
             if rest[0] not in self.shell.user_ns:
                 raise NameError(f"name '{rest[0]}' is not defined in the student's notebook")
             return self.shell.user_ns[rest[0]]
-        module, name = rest
-        if not module.startswith("tfclinic."):
-            raise ValueError(f"{module}.{name} is not a tfclinic function")
-        target = __import__(module, fromlist=[name])
-        return getattr(getattr(target, name), "__wrapped__", getattr(target, name))
+        if tuple(rest) not in self.library:
+            raise ValueError(f"{'.'.join(map(str, rest))} is not a tfclinic function")
+        return self.library[tuple(rest)]
 
     def serve(self):
         from .protocol import receive, send
@@ -131,6 +131,55 @@ class Worker:
         return [type(error).__name__, str(error)[:2000]]
 
 
+def library_snapshot():
+    """The functions of tfclinic's preloaded modules as they are now, by ``(module, name)``.
+
+    A grader's library call (``runs_student_code``) runs in the student process, where
+    student code could replace ``tfclinic.training.train_custom_loop``, its ``__code__`` or
+    a helper it calls. The snapshot holds copies: each function (unwrapped from
+    ``runs_student_code``) with its own code, defaults and closure, and globals copied from
+    its module, in which the module's other functions are the copies too.
+    """
+    from .forkserver import PRELOAD
+
+    for module in PRELOAD:
+        if module.startswith("tfclinic.") and not module.startswith("tfclinic.sandbox") \
+                and module not in sys.modules:
+            __import__(module)
+    library = {}
+    for module_name in [name for name in sys.modules if name.startswith("tfclinic.")]:
+        library.update(_module_copies(module_name, sys.modules[module_name]))
+    return library
+
+
+def _module_copies(module_name, module):
+    """Copies of the functions ``module`` defines, sharing one copy of its globals."""
+    if not isinstance(module, types.ModuleType):
+        return {}
+    namespace, copies = dict(vars(module)), {}
+    for name, value in vars(module).items():
+        function = getattr(value, "__wrapped__", value) if isinstance(value, types.FunctionType) else None
+        if isinstance(function, types.FunctionType) and function.__module__ == module_name:
+            namespace[name] = copies[module_name, name] = _copy_function(function, namespace)
+    return copies
+
+
+def _copy_function(function, namespace):
+    closure = function.__closure__ and tuple(_copy_cell(cell) for cell in function.__closure__)
+    copy = types.FunctionType(function.__code__, namespace, function.__name__,
+                              function.__defaults__, closure)
+    copy.__kwdefaults__ = dict(function.__kwdefaults__ or {}) or None
+    copy.__qualname__, copy.__doc__ = function.__qualname__, function.__doc__
+    return copy
+
+
+def _copy_cell(cell):
+    try:
+        return types.CellType(cell.cell_contents)
+    except ValueError:  # an empty cell
+        return types.CellType()
+
+
 def _student_frames(error, tb, shell):
     """The frames of the student's cells in ``tb`` (and of any cause), as text; no frame of
     the grader, no final error line (the grader records the error once, by itself)."""
@@ -173,9 +222,10 @@ def become_student_process(request_fd, reply_fd, workdir, limits, env, stdout, s
         os.environ.update(env)
         tempfile.tempdir = None  # chosen again, from TMPDIR: the private folder
         os.chdir(workdir)
-        confined = confine(workdir, limits)
+        confined = confine(workdir, limits)  # forks: this is the child, the parent relays
         worker = Worker(request_fd, reply_fd, workdir)
-        send(reply_fd, {"op": "ready", "confined": confined})
+        # process 1 of a PID namespace of its own: the grader's child is the relay
+        send(reply_fd, {"op": "ready", "confined": confined, "relayed": os.getpid() == 1})
         worker.serve()
     except BaseException:  # noqa: BLE001 - the grader sees the exit status and stderr
         traceback.print_exc()
