@@ -537,6 +537,13 @@ def make_pipeline(x_train):
                   "model was trained on.", score=8),
     ),
     "leakage": (
+        WrongFix("sorted-column-names", "leakage-choose-features",
+                 "Drops the leaking column, and stacks the others in the order of their sorted "
+                 "names instead of the table's.", '''
+def choose_features(table):
+    names = sorted(name for name in table if name != "refund_issued")
+    return np.column_stack([np.asarray(table[name], dtype="float32") for name in names])
+'''),
         WrongFix("drop-wrong-column", "leakage-choose-features",
                  "Drops a column, but not the one that is filled in after the customer "
                  "churned.", '''
