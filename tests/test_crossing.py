@@ -85,7 +85,7 @@ def test_models_of_keras_alone_go_as_files_and_the_others_stay_as_handles():
     assert all(crossing_problem(m) is None for m in [*as_files.values(), *as_handles.values()])
 
 
-def test_rebuild_problem_names_the_class_or_function():
+def test_rebuild_problem_names_the_class_or_function(tmp_path):
     import keras
 
     class Shift(keras.layers.Layer):
@@ -97,7 +97,7 @@ def test_rebuild_problem_names_the_class_or_function():
 
     for model, expected in ((_model(Shift()), "Shift is a class of your own"),
                             (_model(loss=my_loss), "the function 'my_loss' is not one of Keras's own")):
-        path = f"/tmp/test-crossing-{id(model)}.keras"
+        path = tmp_path / f"{id(model)}.keras"
         model.save(path)
         with open(path, "rb") as handle:
             assert rebuild_problem(model, handle.read()) == expected
