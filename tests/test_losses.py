@@ -24,6 +24,13 @@ for _fix in wrong_fixes(LESSON):
     _part = WRONG_FIXES.setdefault(_fix.cell.removeprefix("losses-"), {})
     _part[_fix.name] = (_fix.cell, _fix.source)
 
+
+def _imports(module, fix):
+    """``fix`` with ``import module`` at the top of its cell."""
+    grade_id, source = fix
+    return grade_id, f"import {module}\n{source}"
+
+
 # Other correct repairs, written the way students write them; all must earn full marks.
 OTHER_CORRECT_FIXES = {
     "binary": {
@@ -43,6 +50,15 @@ def build_binary_classifier(n_features):
 '''),
         "sgd-at-the-upper-bound": binary('"sigmoid"', "keras.optimizers.SGD(learning_rate=0.1)",
                                          '"bce"'),
+        # models the grader cannot rebuild (a partial or a class of the student's): they stay
+        # in the student process, where the test code's calls on them run
+        "functools-partial-from-logits": _imports("functools", binary(
+            "None", ADAM, "functools.partial(keras.losses.binary_crossentropy, from_logits=True)")),
+        "subclass-of-binary-crossentropy": ("losses-binary", '''
+class LogitCrossentropy(keras.losses.BinaryCrossentropy):
+    def __init__(self, **kwargs):
+        super().__init__(from_logits=True, **kwargs)
+''' + binary("None", ADAM, "LogitCrossentropy()")[1]),
     },
     "multiclass": {
         "one-hot-and-categorical": multiclass(ONE_HOT, '"softmax"', ADAM,
@@ -51,6 +67,9 @@ def build_binary_classifier(n_features):
             INTEGERS, "None", ADAM, "keras.losses.SparseCategoricalCrossentropy(from_logits=True)"),
         "np-eye-default-adam": multiclass("np.eye(n_classes)[labels]", '"softmax"', '"adam"',
                                           "keras.losses.CategoricalCrossentropy()"),
+        "sparse-partial-from-logits": _imports("functools", multiclass(
+            INTEGERS, "None", ADAM,
+            "functools.partial(keras.losses.sparse_categorical_crossentropy, from_logits=True)")),
     },
     "initial-loss": {
         "minus-log-of-chance": initial("-math.log(1 / n_classes)"),

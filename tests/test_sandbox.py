@@ -40,10 +40,13 @@ def test_plain_data_arrives_with_its_types():
     assert back["none"] is None and back["flag"] is True
 
 
-def test_objects_become_handles_on_the_student_side():
+def test_callable_objects_become_handles_on_the_student_side():
     class AlwaysEqual:
         def __eq__(self, other):
             return True
+
+        def __call__(self):
+            return 0
 
     stored = []
     back = round_trip(AlwaysEqual(), store=lambda obj: stored.append(obj) or 7)

@@ -267,7 +267,7 @@ def student_output(graded, student):
 
 TAMPERING = ["input_transformer", "ast_transformer", "patches_numpy_testing", "always_equal",
              "numpy_shadow", "steals_solution", "writes_gradebook", "network", "kills_everyone",
-             "unsafe_model", "floods_output", "spawns", "reads_memory", "forges_runner",
+             "floods_output", "spawns", "reads_memory", "forges_runner",
              "reads_environment", "uncaps_output"]
 
 
@@ -333,8 +333,11 @@ def test_student_code_has_no_network(graded):
 
 @pytest.mark.slow
 def test_models_from_student_code_are_loaded_without_running_code(graded):
+    """A Lambda layer holds code: the model stays in the confined student process, where the
+    tests' calls on it run, and its correct build_model earns that cell's 2 points there."""
     assert not graded["marker_file"].exists()
-    assert "could not be loaded safely" in feedback(graded, "unsafe_model")
+    assert "could not be loaded safely" not in feedback(graded, "unsafe_model")
+    assert graded["rows"]["unsafe_model"].score == 2
 
 
 @pytest.mark.slow

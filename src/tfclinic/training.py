@@ -88,6 +88,7 @@ _REGRESSION_LOSSES = {"mean_squared_error", "mean_absolute_error", "huber", "log
 _PROBABILITY_ACTIVATIONS = {"binary": "sigmoid", "sparse": "softmax", "categorical": "softmax"}
 
 
+@runs_student_code  # a model held by handle (grading) is read where it lives
 def output_and_loss(model):
     """Name what a compiled model's output layer produces and what its loss expects.
 
@@ -135,6 +136,7 @@ _LABELS = {"binary": "0/1 labels", "sparse": "integer class labels",
            "categorical": "one-hot labels"}
 
 
+@runs_student_code
 def pairing_problems(model, task):
     """List what does not fit together in a compiled model's output layer and loss.
 

@@ -209,8 +209,77 @@ def run_notebook(notebook, directory, seed=None, timeout=CELL_TIMEOUT_SECONDS):
     return None
 
 
+_CHECK_CELL = ("from tfclinic.validate import check_like_the_grader as _tfclinic_check\n"
+               "_tfclinic_check(globals(), {names!r})\n"
+               "del _tfclinic_check")
+
+
+def check_like_the_grader(namespace, names):
+    """Make the functions ``names`` of a notebook's ``namespace`` refuse, as grading does, to
+    return a value the grader cannot receive (``tfclinic.sandbox.protocol.crossing_problem``).
+
+    In grading, test code calls a solution function from the grader and only what can cross
+    the channel comes back; here, in one process, everything would. So a call from test code
+    raises ``NotGradable`` with grading's own sentence; a call from the student's own code
+    (one function using another) does not cross the channel in grading and is not checked.
+    """
+    import inspect
+
+    for name in names:
+        function = namespace.get(name)
+        if inspect.isfunction(function) and not hasattr(function, "__tfclinic_checked__"):
+            namespace[name] = _checked(function)
+
+
+_calls = threading.local()
+
+
+def _checked(function):
+    import functools
+
+    from .sandbox.protocol import NotGradable, crossing_problem
+
+    @functools.wraps(function)
+    def checked(*args, **kwargs):
+        outermost = not getattr(_calls, "depth", 0)
+        _calls.depth = getattr(_calls, "depth", 0) + 1
+        try:
+            value = function(*args, **kwargs)
+        finally:
+            _calls.depth -= 1
+        problem = crossing_problem(value) if outermost else None
+        if problem:
+            raise NotGradable(problem)
+        return value
+
+    checked.__tfclinic_checked__ = True
+    return checked
+
+
+def _with_grader_checks(notebook):
+    """Put a cell after each solution cell that applies ``check_like_the_grader`` to the names
+    it defines, as the grader binds them."""
+    from .sandbox.runner import defined_names
+
+    cells = []
+    for cell in notebook.cells:
+        cells.append(cell)
+        if cell.cell_type == "code" and _nbgrader(cell).get("solution"):
+            try:
+                names = defined_names(cell.source)
+            except SyntaxError:
+                continue
+            if names:
+                cells.append(nbformat.v4.new_code_cell(_CHECK_CELL.format(names=names)))
+    notebook.cells = cells
+    return notebook
+
+
 def validate(path, seed=None):
     """Run the notebook at ``path`` and grade each test cell as passed or failed.
+
+    Each solution function's values go through grading's rule for what can reach the grader
+    (``check_like_the_grader``), so a form the grader would refuse fails here too.
 
     Returns:
         ``(results, stopped)``: a list of ``CellResult`` in notebook order, and ``None`` or the
@@ -223,7 +292,7 @@ def validate(path, seed=None):
     tests = [cell for cell in notebook.cells if _nbgrader(cell).get("grade") and cell.cell_type == "code"]
     if not tests:
         raise TfclinicError(f"{path} has no graded test cells; is it a tfclinic exercise?")
-    stopped = run_notebook(notebook, Path(path).resolve().parent, seed=seed)
+    stopped = run_notebook(_with_grader_checks(notebook), Path(path).resolve().parent, seed=seed)
     results = []
     for cell in tests:
         meta = _nbgrader(cell)

@@ -208,6 +208,13 @@ def mean_squared_error(y_true, y_pred):
     y_true = tf.cast(y_true, y_pred.dtype)
     return tf.reduce_mean(tf.square(y_true - tf.squeeze(y_pred, axis=-1)))
 ''', common=3),
+        WrongFix("sorted-column-names", "shapes-make-features",
+                 "Stacks the columns in the order of their sorted names: the notebook's names "
+                 "sort in table order, other tables' names do not.", '''
+def make_features(table):
+    columns = [np.asarray(table[name], dtype="float32") for name in sorted(table)]
+    return np.stack(columns, axis=1)
+'''),
     ),
     "dtypes": (
         WrongFix("cast-after-the-sum", "dtypes-preprocess",
@@ -296,6 +303,20 @@ def train_step(model, optimizer, features, labels):
     accuracy = tf.cast(tf.reduce_mean(tf.cast(predicted == labels, tf.int32)), tf.float32)
     return loss, accuracy
 ''', common=3),
+        WrongFix("accuracy-after-the-update", "dtypes-train-step",
+                 "Measures the accuracy with the model after apply_gradients, not on the "
+                 "batch's logits before the update that the loss was computed from.", '''
+def train_step(model, optimizer, features, labels):
+    with tf.GradientTape() as tape:
+        logits = model(features, training=True)[:, 0]
+        targets = tf.cast(labels, logits.dtype)
+        loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits))
+    gradients = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+    predicted = tf.cast(model(features, training=False)[:, 0] > 0, labels.dtype)
+    accuracy = tf.reduce_mean(tf.cast(predicted == labels, tf.float32))
+    return loss, accuracy
+'''),
         WrongFix("cross-entropy-without-from-logits", "dtypes-train-step",
                  "Casts the labels correctly, then applies a cross-entropy for probabilities to "
                  "logits.", '''
@@ -516,6 +537,13 @@ def make_pipeline(x_train):
                   "model was trained on.", score=8),
     ),
     "leakage": (
+        WrongFix("sorted-column-names", "leakage-choose-features",
+                 "Drops the leaking column, and stacks the others in the order of their sorted "
+                 "names instead of the table's.", '''
+def choose_features(table):
+    names = sorted(name for name in table if name != "refund_issued")
+    return np.column_stack([np.asarray(table[name], dtype="float32") for name in names])
+'''),
         WrongFix("drop-wrong-column", "leakage-choose-features",
                  "Drops a column, but not the one that is filled in after the customer "
                  "churned.", '''

@@ -7,19 +7,23 @@ Its ``__meta__`` member is JSON; values inside it are tagged lists:
     ["list", [...]]    ["tuple", [...]]    ["dict", [[key, value], ...]]
     ["array", name]    ["scalar", name]    ["tensor", name]     a NumPy array in the archive
     ["model", name]    a Keras model: the bytes of its ``.keras`` file, loaded with safe_mode
+                       (a model the grader cannot rebuild faithfully goes as a handle instead)
     ["optimizer", c]   a Keras optimizer's config (grader to student only)
     ["handle", id]     an object that stays in the student process (a function, a closure...)
     ["student", name]  a name in the student's notebook
     ["library", module, name]  a tfclinic function, run in the student process
 
-The student side turns anything it cannot send as data into a handle. The grader side accepts
-nothing but the tags above, so what comes back from student code is plain data, whatever the
+The student side turns functions, Keras and TensorFlow objects it cannot send as data into
+handles, and refuses (``NotGradable``) other objects, which the grader has no faithful stand-in
+for; ``crossing_problem`` is that rule, for the self-check too. The grader side accepts nothing
+but the tags above, so what comes back from student code is plain data, whatever the
 student's classes claim about themselves (``__eq__``, ``__float__``...).
 """
 
 import io
 import json
 import os
+import shutil
 import struct
 import tempfile
 import zipfile
@@ -32,6 +36,35 @@ _PLAIN = (type(None), bool, int, float, str)
 
 class ProtocolError(Exception):
     """A message that is not well formed, too big, or holds something that is not data."""
+
+
+class NotGradable(ProtocolError):
+    """Student code gave back a value the grader cannot receive; the message names its form."""
+
+
+_ACCEPTED = ("return NumPy arrays, tensors, numbers, strings, or lists, tuples and dicts of "
+             "them, Keras models or functions")
+
+
+def crossing_problem(value):
+    """Why ``value`` cannot go from student code to the grader, or None when it can.
+
+    The one rule for both sides: it encodes ``value`` as the student process does, so the
+    self-check (``tfclinic validate``) reports exactly what grading would refuse.
+    """
+    folder = tempfile.mkdtemp(prefix="tfclinic-crossing-")
+    try:
+        Encoder(store=id, folder=folder).encode(value)
+    except NotGradable as error:
+        return str(error)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return None
+
+
+def _form(value):
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
 def send(fd, meta, arrays=()):
@@ -103,7 +136,8 @@ class Encoder:
     def _array(self, tag, value):
         array = np.asarray(value)
         if array.dtype.hasobject:
-            raise ProtocolError(f"an array of Python objects cannot be sent ({array.dtype})")
+            raise NotGradable(f"an array of Python objects (dtype {array.dtype}) cannot be sent "
+                              f"to the grader: {_ACCEPTED}")
         name = f"a{len(self.arrays)}"
         self.arrays[name] = array
         return [tag, name]
@@ -121,25 +155,22 @@ class Encoder:
             return ["tuple" if isinstance(value, tuple) else "list", [self.encode(v) for v in value]]
         if isinstance(value, dict):
             return ["dict", [[self.encode(k), self.encode(v)] for k, v in value.items()]]
-        if isinstance(value, (np.ndarray, np.generic)) and not value.dtype.hasobject:
+        if isinstance(value, (np.ndarray, np.generic)):  # one of Python objects: NotGradable
             return self._array("scalar" if isinstance(value, np.generic) else "array", value)
         if getattr(value, "__module__", "").startswith(("tensorflow", "keras")) or \
                 type(value).__module__.startswith(("tensorflow", "keras")):
             return self._encode_keras(value)
+        if self._store is not None and not callable(value):
+            raise NotGradable(f"a {_form(value)} cannot be sent to the grader: {_ACCEPTED}")
         return self._handle(value)
 
     def _encode_keras(self, value):
         import keras
 
         if isinstance(value, keras.Model):
-            path = tempfile.mktemp(suffix=".keras", dir=self._folder)
-            try:
-                value.save(path)
-                with open(path, "rb") as handle:
-                    data = handle.read()
-            finally:
-                if os.path.exists(path):
-                    os.unlink(path)
+            data = self._model_bytes(value)
+            if data is None:
+                return self._handle(value)
             self.models.append(value)
             return self._array("model", np.frombuffer(data, dtype=np.uint8))
         if isinstance(value, keras.optimizers.Optimizer) and self._store is None:
@@ -147,6 +178,25 @@ class Encoder:
         if hasattr(value, "numpy") and hasattr(value, "dtype") and hasattr(value, "shape"):
             return self._array("tensor", value.numpy())
         return self._handle(value)
+
+    def _model_bytes(self, model):
+        """The model's ``.keras`` file; on the student's side None when the grader could not
+        rebuild it faithfully (``rebuild_problem``), so that it stays there as a handle."""
+        path = tempfile.mktemp(suffix=".keras", dir=self._folder)
+        try:
+            model.save(path)
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except Exception:  # noqa: BLE001 - a loss such as functools.partial(...) cannot be saved
+            if self._store is None:
+                raise
+            return None
+        finally:
+            if os.path.exists(path):
+                os.unlink(path)
+        if self._store is not None and rebuild_problem(model, data):
+            return None
+        return data
 
     def _handle(self, value):
         if self._store is None:
@@ -221,3 +271,60 @@ class Decoder:
                 os.unlink(path)
         self.models.append(model)
         return model
+
+
+# The Keras modules whose functions a saved model may name by their name alone.
+_FUNCTION_MODULES = ("activations", "losses", "metrics", "initializers", "regularizers", "constraints")
+
+
+def rebuild_problem(model, data):
+    """Why the grader, loading ``data`` (the ``.keras`` file of ``model``) with safe_mode and
+    Keras alone, would not get the same model back; None when it would.
+
+    The grader has no class or function of the student's: every object the file names must be
+    Keras's own (a registered custom layer or ``Loss`` subclass is not, a ``Lambda`` layer holds
+    code), and a function that the file names only by its name must be Keras's function of that
+    name, not a student's function that happens to share it.
+    """
+    import keras
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        config = json.loads(archive.read("config.json"))
+    for entry in _serialized_objects(config):
+        name, module = str(entry.get("class_name")), str(entry.get("module"))
+        if name == "function":
+            function = entry.get("config")
+            if not any(hasattr(getattr(keras, m), str(function)) for m in _FUNCTION_MODULES):
+                return f"the function {function!r} is not one of Keras's own"
+        elif name in ("Lambda", "__lambda__"):
+            return "a Lambda layer holds Python code"
+        elif name.startswith("__") and name.endswith("__"):  # Keras's own data: tensors, bytes...
+            continue
+        elif not (module == "keras" or module.startswith("keras.")) or ">" in str(entry.get("registered_name")):
+            return f"{name} is a class of your own"
+    for function in _model_functions(model):
+        if not str(getattr(function, "__module__", "")).startswith("keras"):
+            return f"{getattr(function, '__name__', function)!r} is a function of your own"
+    return None
+
+
+def _serialized_objects(tree):
+    if isinstance(tree, dict):
+        if "class_name" in tree:
+            yield tree
+        for value in tree.values():
+            yield from _serialized_objects(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from _serialized_objects(value)
+
+
+def _model_functions(model):
+    """The plain functions a model holds: its loss (or the one a Keras loss wraps) and the
+    activations of its layers."""
+    loss = getattr(model, "loss", None)
+    losses = list(loss) if isinstance(loss, (list, tuple)) else \
+        list(loss.values()) if isinstance(loss, dict) else [loss]
+    found = [getattr(loss, "fn", loss) for loss in losses]
+    found += [getattr(layer, "activation", None) for layer in model._flatten_layers()]
+    return [f for f in found if callable(f) and not isinstance(f, type) and hasattr(f, "__code__")]

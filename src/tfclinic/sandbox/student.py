@@ -336,7 +336,9 @@ class StudentProcess:
 
     def _resolve(self, tree):
         if tree[0] == "handle" and len(tree) == 2 and isinstance(tree[1], int):
-            return StudentFunction(self, tree, "an object")
+            from .remote import StudentObject
+
+            return StudentObject(self, tree, "an object")
         raise ProtocolError(f"the student process may not send {tree[0]!r} references")
 
     def swap(self, values):
