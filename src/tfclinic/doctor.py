@@ -372,26 +372,50 @@ def confinement_report(python=sys.executable, env=None, timeout=CONFINEMENT_TIME
         return {"error": lines[-1] if lines else f"the probe exited with status {done.returncode}"}
 
 
+# The layers of tfclinic.sandbox.confine, and what each needs of the host.
+LAYER_NEEDS = {
+    "limits": "resource limits (setrlimit)",
+    "network": "a network namespace (unprivileged user namespaces)",
+    "files": "Landlock file rules (Linux 5.13+ with lsm=landlock)",
+    "processes": "Landlock signal scoping (Linux 6.7+)",
+}
+CONFINEMENT_LAYERS = tuple(LAYER_NEEDS)
+# What keeps student code off the instructor's machine (memory, network, files): `tfclinic
+# grade` refuses to grade without them unless told to; ``processes`` (no signals to other
+# processes, Linux 6.7+) only warns.
+PROTECTING_LAYERS = ("limits", "network", "files")
+
+
+def missing_layers(report):
+    """The confinement layers that do not hold according to ``report`` (from
+    ``confinement_report``), in ``CONFINEMENT_LAYERS`` order: all of them when the probe
+    failed, and ``files`` when it was claimed, yet a file outside the sandbox was readable.
+    The one reading of the probe: the doctor, ``tfclinic grade`` and Dask workers use it."""
+    if "error" in report:
+        return list(CONFINEMENT_LAYERS)
+    held = dict(report["held"])
+    if held.get("files") and report.get("outside") != "blocked":
+        held["files"] = False
+    return [layer for layer in CONFINEMENT_LAYERS if not held.get(layer)]
+
+
 @check("confinement")
 def check_confinement(machine):
     """Whether grading could confine student code here (see ``tfclinic.sandbox.confine``).
 
     Only the machine that runs ``tfclinic grade`` needs this. For students (the default) the
     line is informational and always PASS: a laptop without Landlock takes the course fine.
-    With ``instructor=True`` a missing ``files`` or ``network`` layer is a FAIL (student code
+    With ``instructor=True`` a missing ``PROTECTING_LAYERS`` layer is a FAIL (student code
     could read the answer key or the network while it is graded) and a missing ``processes``
     layer a WARN (kernels before 6.7 cannot stop it signalling other processes).
     """
     report = machine.confinement if machine.confinement is not None else confinement_report(
         machine.python, machine.env)
+    missing = missing_layers(report)
     if "error" in report:
-        missing, detail = ["limits", "network", "files", "processes"], f"the probe failed: {report['error']}"
+        detail = f"the probe failed: {report['error']}"
     else:
-        held = dict(report["held"])
-        if held.get("files") and report.get("outside") != "blocked":
-            held["files"] = False  # claimed, yet a file outside was readable
-        missing = [layer for layer, ok in held.items() if not ok]
-        detail = (f"{', '.join(layer for layer, ok in held.items() if ok)} hold"
+        detail = (f"{', '.join(layer for layer in CONFINEMENT_LAYERS if layer not in missing)} hold"
                   f" (Landlock ABI {report.get('abi', 0)})")
         if missing:
             detail += f"; missing: {', '.join(missing)}"
@@ -399,12 +423,14 @@ def check_confinement(machine):
         return Result("confinement", PASS, f"for grading only, not needed here: {detail}")
     if not missing:
         return Result("confinement", PASS, f"grading can confine student code: {detail}")
-    fix = ("grade on Linux 5.13 or later with Landlock enabled (lsm=landlock) and unprivileged "
-           "user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also "
-           "kernel.apparmor_restrict_unprivileged_userns=0)")
-    if set(missing) <= {"processes"}:
+    if not set(missing) & set(PROTECTING_LAYERS):
         return Result("confinement", WARN, detail, "grade on Linux 6.7 or later (Landlock ABI 6)")
-    return Result("confinement", FAIL, detail, fix)
+    return Result("confinement", FAIL, detail, CONFINEMENT_FIX)
+
+
+CONFINEMENT_FIX = ("grade on Linux 5.13 or later with Landlock enabled (lsm=landlock) and unprivileged "
+                   "user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also "
+                   "kernel.apparmor_restrict_unprivileged_userns=0)")
 
 
 @check("tensorflow", uses_tensorflow=True)

@@ -250,6 +250,38 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
     return rows
 
 
+def refuse_unconfined(allow=False, warn=print):
+    """Refuse to grade on a host that cannot keep student code off the instructor's files,
+    network or memory, unless ``allow``: then warn, naming what is missing.
+
+    The host is probed as ``tfclinic doctor --instructor`` probes it (``tfclinic.doctor``).
+    A missing ``processes`` layer (Linux before 6.7) does not refuse; like any layer that did
+    not hold while grading, it is named in the warning at the end of ``grade``.
+
+    Returns:
+        The missing layers that would have refused grading.
+
+    Raises:
+        TfclinicError: naming the missing layers and ``--allow-unconfined``.
+    """
+    from ..doctor import LAYER_NEEDS, PROTECTING_LAYERS, confinement_report, missing_layers
+
+    report = confinement_report()
+    missing = [layer for layer in missing_layers(report) if layer in PROTECTING_LAYERS]
+    if not missing:
+        return []
+    named = (f"the confinement probe failed ({report['error']})" if "error" in report else
+             "; ".join(f"no {layer} layer ({LAYER_NEEDS[layer]})" for layer in missing))
+    if not allow:
+        raise TfclinicError(
+            f"this machine cannot confine student code: {named}, so student code could read or "
+            "change your files (the answer key, the gradebook) or use the network while it is "
+            "graded. Grade on a host that confines it (`tfclinic doctor --instructor` checks), or "
+            "pass --allow-unconfined to grade here anyway. Nothing was graded.")
+    warn(f"grading without confinement (--allow-unconfined): {named}")
+    return missing
+
+
 def _submission_times(found, warn):
     """``{(student, lesson): aware datetime or None}`` from each folder's ``timestamp.txt``."""
     times = {}
