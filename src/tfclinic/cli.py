@@ -92,7 +92,7 @@ def _progress_bar(line, width=24):
 def _grade(args):
     from .course.course_settings import settings_for
     from .grading.exports import parse_formats
-    from .grading.grade import GRADED, grade
+    from .grading.grade import GRADED, grade, refuse_unconfined
     from .project import lessons, project_root
     from .sandbox.confine import Limits
 
@@ -105,6 +105,8 @@ def _grade(args):
     root = project_root()
     settings = settings_for(root, args.settings, lessons(root))
     exports = parse_formats(args.export) if args.export else []
+    if not args.cluster:  # Dask workers probe their own hosts (tfclinic.grading.cluster)
+        refuse_unconfined(args.allow_unconfined, warn)
     rows = grade(root, args.submissions, args.out, lesson=args.lesson, seed=args.seed,
                  timeout=args.timeout, jobs=args.jobs, limits=Limits(memory_mb=args.memory),
                  report=report, warn=warn, settings=settings, exports=exports, cluster=args.cluster,
@@ -244,6 +246,10 @@ def parser():
     grade.add_argument("--resume", action="store_true",
                        help="keep what an interrupted run into OUT recorded for the same notebook "
                        "bytes (OUT/journal.jsonl) and grade only the rest")
+    grade.add_argument("--allow-unconfined", action="store_true",
+                       help="grade even where student code cannot be kept from your files and the "
+                       "network (no Landlock or user namespaces: see `tfclinic doctor --instructor`); "
+                       "without it, such a host exits with status 2 before grading")
     grade.set_defaults(run=_grade)
 
     collect = sub.add_parser("collect", help="lay out an LMS's submissions archive for grading",

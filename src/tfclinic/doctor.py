@@ -36,6 +36,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .sandbox.confine import LAYERS
+
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 
 # Measured on Linux with Python 3.11 and TensorFlow 2.21 (CPU build): `du -sh .venv` after
@@ -384,6 +386,25 @@ _WARN_ONLY_LAYERS = {
     "disk": "grade where unprivileged user namespaces may mount a tmpfs",
     "syscalls": "grade on Linux on x86_64 or aarch64 (seccomp)",
 }
+# The layers of tfclinic.sandbox.confine, and what each needs of the host (one table, there).
+LAYER_NEEDS = LAYERS
+CONFINEMENT_LAYERS = tuple(LAYER_NEEDS)
+# What keeps student code off the instructor's machine (memory, network, files): `tfclinic
+# grade` refuses to grade without them unless told to; the other layers only warn.
+PROTECTING_LAYERS = ("limits", "network", "files")
+
+
+def missing_layers(report):
+    """The confinement layers that do not hold according to ``report`` (from
+    ``confinement_report``), in ``CONFINEMENT_LAYERS`` order: all of them when the probe
+    failed, and ``files`` when it was claimed, yet a file outside the sandbox was readable.
+    The one reading of the probe: the doctor, ``tfclinic grade`` and Dask workers use it."""
+    if "error" in report:
+        return list(CONFINEMENT_LAYERS)
+    held = dict(report["held"])
+    if held.get("files") and report.get("outside") != "blocked":
+        held["files"] = False
+    return [layer for layer in CONFINEMENT_LAYERS if not held.get(layer)]
 
 
 @check("confinement")
@@ -392,21 +413,18 @@ def check_confinement(machine):
 
     Only the machine that runs ``tfclinic grade`` needs this. For students (the default) the
     line is informational and always PASS: a laptop without Landlock takes the course fine.
-    With ``instructor=True`` a missing ``files`` or ``network`` layer is a FAIL (student code
+    With ``instructor=True`` a missing ``PROTECTING_LAYERS`` layer is a FAIL (student code
     could read the answer key or the network while it is graded); a missing ``processes``,
     ``namespaces``, ``disk`` or ``syscalls`` layer is a WARN (grading still confines the files
     and the network; what each missing layer leaves open is in ``tfclinic.sandbox.confine``).
     """
     report = machine.confinement if machine.confinement is not None else confinement_report(
         machine.python, machine.env)
+    missing = missing_layers(report)
     if "error" in report:
-        missing, detail = ["limits", "network", "files", "processes"], f"the probe failed: {report['error']}"
+        detail = f"the probe failed: {report['error']}"
     else:
-        held = dict(report["held"])
-        if held.get("files") and report.get("outside") != "blocked":
-            held["files"] = False  # claimed, yet a file outside was readable
-        missing = [layer for layer, ok in held.items() if not ok]
-        detail = (f"{', '.join(layer for layer, ok in held.items() if ok)} hold"
+        detail = (f"{', '.join(layer for layer in CONFINEMENT_LAYERS if layer not in missing)} hold"
                   f" (Landlock ABI {report.get('abi', 0)})")
         if missing:
             detail += f"; missing: {', '.join(missing)}"
@@ -414,13 +432,15 @@ def check_confinement(machine):
         return Result("confinement", PASS, f"for grading only, not needed here: {detail}")
     if not missing:
         return Result("confinement", PASS, f"grading can confine student code: {detail}")
-    fix = ("grade on Linux 5.13 or later with Landlock enabled (lsm=landlock) and unprivileged "
-           "user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also "
-           "kernel.apparmor_restrict_unprivileged_userns=0)")
-    if set(missing) <= set(_WARN_ONLY_LAYERS):
+    if not set(missing) & set(PROTECTING_LAYERS):
         return Result("confinement", WARN, detail, "; ".join(
-            f"for {layer}: {_WARN_ONLY_LAYERS[layer]}" for layer in missing))
-    return Result("confinement", FAIL, detail, fix)
+            f"for {layer}: {_WARN_ONLY_LAYERS.get(layer, LAYER_NEEDS[layer])}" for layer in missing))
+    return Result("confinement", FAIL, detail, CONFINEMENT_FIX)
+
+
+CONFINEMENT_FIX = ("grade on Linux 5.13 or later with Landlock enabled (lsm=landlock) and unprivileged "
+                   "user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also "
+                   "kernel.apparmor_restrict_unprivileged_userns=0)")
 
 
 @check("tensorflow", uses_tensorflow=True)

@@ -5,9 +5,10 @@ import numpy as np
 from .sandbox.student import runs_student_code
 
 
-@runs_student_code
+@runs_student_code(trains=("model",))
 def train_custom_loop(model, x, y, loss_fn, steps=150, learning_rate=0.05):
-    """Full-batch Adam on ``loss_fn(y, model(x))`` in a ``tf.GradientTape`` loop.
+    """Full-batch Adam on ``loss_fn(y, model(x))`` in a ``tf.GradientTape`` loop; trains
+    ``model`` in place (in the grader too: its weights come back from the student process).
 
     A custom loop has none of ``model.fit``'s safety nets: Keras does not align the ranks of
     labels and predictions, so whatever shapes ``loss_fn`` receives are the shapes it uses.

@@ -58,7 +58,7 @@ from ..validate import MAX_NOTEBOOK_BYTES
 STUDENTS_COLUMNS = ["student", "name", "lms", "lms_id", "email", "sis_id"]
 LOG_COLUMNS = ["collected_at", "source", "entry", "student", "lesson", "submitted", "lms_late",
                "action", "reason"]
-_STUDENT_ID = re.compile(r"^[^\W_][\w.@+-]{0,63}$")
+_STUDENT_ID = re.compile(r"[^\W_][\w.@+-]{0,63}")  # fullmatch: "$" also matches before a final newline
 _CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?:(?P<late>late)_)?(?P<uid>\d+)_(?P<sub>\d+)_(?P<file>[^/]+)$",
                      re.IGNORECASE)
 _MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<pid>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<file>[^/]+)$")
@@ -72,7 +72,7 @@ def student_name_problem(name):
     A student id is what nbgrader, file systems and CSV files all take: letters, digits and
     ``. _ @ + -``, starting with a letter or digit, at most 64 characters.
     """
-    if _STUDENT_ID.match(name):
+    if _STUDENT_ID.fullmatch(name):
         return None
     odd = sorted({c for c in name if not (c.isalnum() or c in "._@+-")})
     shown = ", ".join(repr(c) for c in odd[:4]) if odd else "its first character"

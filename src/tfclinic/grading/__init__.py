@@ -3,6 +3,6 @@ gradebook (``grade``), Dask workers (``cluster``, with the ``cluster`` extra), f
 the debrief, gradebook exports, and the corpus of wrong fixes every grader is tested against.
 
 The confinement of student code is ``tfclinic.sandbox``, one folder up: its notebook side
-(``runs_student_code``, ``student_globals``) is imported by lessons, so it ships with the
+(``runs_student_code``, ``student_trains``, ``student_globals``) is imported by lessons, so it ships with the
 core install.
 """

@@ -63,17 +63,13 @@ log = logging.getLogger("tfclinic.grading.cluster")
 
 def confinement_problem():
     """None when this host confines student code with every layer, else what is missing."""
-    from ..doctor import confinement_report
+    from ..doctor import confinement_report, missing_layers
 
     report = confinement_report()
     if "error" in report:
         return f"the confinement probe failed: {report['error']}"
-    held = dict(report["held"])
-    if held.get("files") and report.get("outside") != "blocked":
-        held["files"] = False  # claimed, yet a file outside its folder was readable
-    for layer in filter(None, os.environ.get(TEST_MISSING_LAYERS, "").split(",")):
-        held[layer.strip()] = False
-    missing = [layer for layer in LAYER_NEEDS if not held.get(layer)]
+    taken = {layer.strip() for layer in os.environ.get(TEST_MISSING_LAYERS, "").split(",")}
+    missing = [layer for layer in LAYER_NEEDS if layer in missing_layers(report) or layer in taken]
     if not missing:
         return None
     return "cannot confine student code: no " + "; no ".join(

@@ -33,14 +33,30 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 _NOT_SCORED = "not graded"  # grading.FAILED: the grader failed, not the student
 
 
+def printable(text):
+    """``text`` with every character that is not printable escaped as Python writes it.
+
+    Text that student code can shape (folder names, messages from its runner) goes to the
+    instructor's terminal and files: an escape sequence or a newline in it must not move the
+    cursor, recolour the screen or forge a line.
+
+    Example:
+        >>> printable("ada\\x1b[2Jx\\n")
+        'ada\\\\x1b[2Jx\\\\n'
+    """
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(text))
+
+
 def spreadsheet_safe(value):
-    """Text a spreadsheet shows as text: one that starts like a formula gets a leading ``'``.
+    """Text a spreadsheet shows as text, on one line: one that starts like a formula gets a
+    leading ``'``; whitespace runs become one space and other control characters are escaped
+    (``printable``).
 
     Example:
         >>> spreadsheet_safe("=1+1"), spreadsheet_safe("ada")
         ("'=1+1", 'ada')
     """
-    text = " ".join(str(value).split()) if value is not None else ""
+    text = printable(" ".join(str(value).split())) if value is not None else ""
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 

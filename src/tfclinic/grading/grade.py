@@ -47,7 +47,7 @@ from ..course.collect import read_students, student_name_problem
 from ..course.course_settings import CourseSettings, read_timestamp, utc_text
 from .debrief import write_debrief
 from ..errors import TfclinicError
-from .exports import spreadsheet_safe, write_exports
+from .exports import printable, spreadsheet_safe, write_exports
 from ..course.nbgrader_course import CELL_TIMEOUT_SECONDS, SUBMISSION_TIMEOUT_SECONDS, NbgraderCourse, last_error_line
 from ..processes import descendant_pids, kill_new_descendants
 from ..project import check_lesson, lessons as course_lessons
@@ -108,7 +108,8 @@ def find_submissions(submissions, only_lesson=None, known=()):
                 continue
             notebook = lesson_dir / f"{lesson_dir.name}.ipynb"
             if lesson_dir.is_symlink() or notebook.is_symlink():
-                refused.append(f"{student_dir.name}/{lesson_dir.name} holds a symbolic link; copy the notebook instead")
+                refused.append(f"{student_dir.name}/{printable(lesson_dir.name)} holds a symbolic link; "
+                               "copy the notebook instead")
                 continue
             if lesson_dir.name not in known:
                 skipped.append(f"{student_dir.name}/{lesson_dir.name}: not a lesson of this course")
@@ -173,6 +174,8 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
             only waits is stopped at ten times as many wall seconds).
         report: called with one progress line per submission, as it finishes.
         warn: called with one line per submission or folder that could not be graded.
+            Both get their lines with control characters escaped (``exports.printable``):
+            folder names and runners' messages are the students' to shape.
         feedback: write ``out/feedback/`` and the debrief ``out/report.html`` (tests of
             scores alone skip both).
         server: a running ``ForkServer`` to reuse across calls, started with the same
@@ -193,6 +196,7 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
         TfclinicError: for a missing SUBMISSIONS folder, an unknown lesson, nothing to grade,
             ``jobs`` below 1, or an ``out`` folder that holds other files.
     """
+    report, warn = _printable_lines(report), _printable_lines(warn)
     submissions = Path(submissions)
     if not submissions.is_dir():
         raise TfclinicError(f"submissions folder {submissions} does not exist.")
@@ -249,6 +253,42 @@ def grade(project, submissions, out, lesson=None, seed=None, timeout=SUBMISSION_
     if feedback:
         write_debrief(out / "report.html", rows, tests, settings, skipped)
     return rows
+
+
+def _printable_lines(emit):
+    return lambda line: emit(printable(line))
+
+
+def refuse_unconfined(allow=False, warn=print):
+    """Refuse to grade on a host that cannot keep student code off the instructor's files,
+    network or memory, unless ``allow``: then warn, naming what is missing.
+
+    The host is probed as ``tfclinic doctor --instructor`` probes it (``tfclinic.doctor``).
+    A missing ``processes`` layer (Linux before 6.7) does not refuse; like any layer that did
+    not hold while grading, it is named in the warning at the end of ``grade``.
+
+    Returns:
+        The missing layers that would have refused grading.
+
+    Raises:
+        TfclinicError: naming the missing layers and ``--allow-unconfined``.
+    """
+    from ..doctor import LAYER_NEEDS, PROTECTING_LAYERS, confinement_report, missing_layers
+
+    report = confinement_report()
+    missing = [layer for layer in missing_layers(report) if layer in PROTECTING_LAYERS]
+    if not missing:
+        return []
+    named = (f"the confinement probe failed ({report['error']})" if "error" in report else
+             "; ".join(f"no {layer} layer ({LAYER_NEEDS[layer]})" for layer in missing))
+    if not allow:
+        raise TfclinicError(
+            f"this machine cannot confine student code: {named}, so student code could read or "
+            "change your files (the answer key, the gradebook) or use the network while it is "
+            "graded. Grade on a host that confines it (`tfclinic doctor --instructor` checks), or "
+            "pass --allow-unconfined to grade here anyway. Nothing was graded.")
+    warn(f"grading without confinement (--allow-unconfined): {named}")
+    return missing
 
 
 def _submission_times(found, warn):

@@ -8,6 +8,6 @@
 - ``runner``: grade one submission (student cells there, tests here).
 """
 
-from .student import runs_student_code, student_globals
+from .student import runs_student_code, student_globals, student_trains
 
-__all__ = ["runs_student_code", "student_globals"]
+__all__ = ["runs_student_code", "student_globals", "student_trains"]

@@ -18,20 +18,44 @@ handles, and refuses (``NotGradable``) other objects, which the grader has no fa
 for; ``crossing_problem`` is that rule, for the self-check too. The grader side accepts nothing
 but the tags above, so what comes back from student code is plain data, whatever the
 student's classes claim about themselves (``__eq__``, ``__float__``...).
+
+A model from student code is loaded in the grader, which has no limits of its own, so its
+archive is checked before Keras reads it (``check_model_archive``: only the members
+``Model.save`` writes, each within a size and a compression ratio, a bounded config and a
+weights file whose datasets are sized from their HDF5 headers), its weights are counted
+while Keras builds it from the config, each before it is allocated, and the load runs under a
+lower memory limit (``_guarded_load``). A model that fails any of these is a
+``ProtocolError``, which the test that received it reports.
 """
 
+import contextlib
 import io
 import json
+import math
 import os
 import shutil
 import struct
 import tempfile
 import zipfile
+from pathlib import PurePosixPath
 
 import numpy as np
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 _PLAIN = (type(None), bool, int, float, str)
+
+# A model from student code: 5 million parameters is 20 MB of float32 weights, a hundred
+# times the largest model of the lessons; the weights file may hold those and an optimizer's
+# slots. Members are what ``keras.Model.save`` writes (Keras stores them uncompressed).
+MAX_MODEL_PARAMETERS = 5_000_000
+MAX_WEIGHT_BYTES = 16 * MAX_MODEL_PARAMETERS
+_MEMBER_BYTES = {"config.json": 1 << 20, "metadata.json": 64 << 10, "model.weights.h5": MAX_MESSAGE_BYTES}
+MAX_ASSET_BYTES = 8 << 20          # all of assets/ together (vocabularies of lookup layers)
+MAX_MODEL_MEMBERS = 64
+MAX_EXPANSION = 100                # unpacked / stored bytes, for a member over 1 MiB
+MAX_CONFIG_OBJECTS = 10_000        # serialized objects in config.json: layers, initializers...
+MAX_WEIGHT_OBJECTS = 100_000       # groups and datasets in the weights file
+LOAD_HEADROOM_BYTES = 512 << 20    # memory a load may add to the grader's before it fails
 
 
 class ProtocolError(Exception):
@@ -260,12 +284,16 @@ class Decoder:
 
         path = tempfile.mktemp(suffix=".keras", dir=self._folder)
         try:
+            payload = data.tobytes()
+            if self._safe_mode:  # the grader's side: student code made these bytes
+                check_model_archive(payload)
             with open(path, "wb") as handle:
-                handle.write(data.tobytes())
-            model = keras.saving.load_model(path, safe_mode=self._safe_mode)
+                handle.write(payload)
+            with _guarded_load() if self._safe_mode else contextlib.nullcontext():
+                model = keras.saving.load_model(path, safe_mode=self._safe_mode)
         except Exception as error:
-            raise ProtocolError(f"the model could not be loaded safely: {type(error).__name__}: "
-                                f"{str(error)[:300]}") from None
+            reason = str(error) if isinstance(error, ProtocolError) else f"{type(error).__name__}: {error}"
+            raise ProtocolError(f"the model could not be loaded safely: {reason[:300]}") from None
         finally:
             if os.path.exists(path):
                 os.unlink(path)
@@ -328,3 +356,168 @@ def _model_functions(model):
     found = [getattr(loss, "fn", loss) for loss in losses]
     found += [getattr(layer, "activation", None) for layer in model._flatten_layers()]
     return [f for f in found if callable(f) and not isinstance(f, type) and hasattr(f, "__code__")]
+
+
+def check_model_archive(data):
+    """Refuse the bytes of a ``.keras`` file that are not what ``keras.Model.save`` writes.
+
+    Reads the zip directory, ``config.json`` (at most 1 MiB) and the HDF5 headers of the
+    weights file, never the weights: a few milliseconds for a lesson's model.
+
+    Raises:
+        ProtocolError: naming the first problem (a member Keras does not write, a size, a
+            compression ratio, a link or an oversized dataset in the weights file...).
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            _check_members(archive.infolist())
+            _check_config(archive.read("config.json"))
+            if "model.weights.h5" in archive.namelist():
+                _check_weights(archive.read("model.weights.h5"))
+    except ProtocolError:
+        raise
+    except Exception as error:
+        raise ProtocolError(f"not a Keras archive: {type(error).__name__}: {str(error)[:200]}") from None
+
+
+def _check_members(infos):
+    names = [info.filename for info in infos]
+    if len(names) > MAX_MODEL_MEMBERS or len(set(names)) != len(names) or "config.json" not in names:
+        raise ProtocolError(f"a Keras archive has config.json once and at most {MAX_MODEL_MEMBERS} "
+                            f"distinct members; this one has {len(names)}")
+    assets = 0
+    for info in infos:
+        limit = _MEMBER_BYTES.get(info.filename)
+        if limit is None:
+            if not _is_asset(info.filename):
+                raise ProtocolError(f"the archive holds {info.filename[:80]!r}, which Keras does not write")
+            assets += info.file_size
+            limit = MAX_ASSET_BYTES
+        if info.file_size > limit or assets > MAX_ASSET_BYTES:
+            raise ProtocolError(f"{info.filename[:80]!r} unpacks to {info.file_size:,} bytes, over the "
+                                f"limit of {limit:,}")
+        if info.file_size > 1 << 20 and info.file_size > MAX_EXPANSION * info.compress_size:
+            raise ProtocolError(f"{info.filename[:80]!r} unpacks to {info.file_size:,} bytes from "
+                                f"{info.compress_size:,}: a decompression bomb")
+
+
+def _is_asset(name):
+    parts = PurePosixPath(name).parts
+    return (len(parts) >= 2 and parts[0] == "assets" and not name.startswith("/")
+            and not any(part in ("..", ".") or "\\" in part or "\0" in part for part in parts))
+
+
+def _check_config(text):
+    """Parse the config (at most 1 MiB by then) and count its serialized objects."""
+    stack, objects = [json.loads(text)], 0
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            objects += "class_name" in value
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        if objects > MAX_CONFIG_OBJECTS:
+            raise ProtocolError(f"the model's config holds more than {MAX_CONFIG_OBJECTS:,} objects")
+
+
+def _check_weights(data):
+    """Read the weights file's headers (h5py's low-level calls: a millisecond or two): hard
+    links only, no external or virtual datasets, no strings or references, and at most
+    ``MAX_WEIGHT_BYTES`` declared by datasets and attributes together. A dataset's header
+    declares its shape, and reading it allocates that much, whatever the file stores."""
+    import h5py
+    from h5py import h5d, h5l, h5o, h5t
+
+    with h5py.File(io.BytesIO(data), "r") as weights:
+        root, links = weights.id, []
+        root.links.visit(lambda name, info: links.append(info.type) if len(links) <= MAX_WEIGHT_OBJECTS else 1,
+                         info=True)
+        if len(links) > MAX_WEIGHT_OBJECTS:
+            raise ProtocolError(f"the weights file holds more than {MAX_WEIGHT_OBJECTS:,} objects")
+        if any(kind != h5l.TYPE_HARD for kind in links):
+            raise ProtocolError("the weights file holds a soft or external link")
+        declared = [_attribute_bytes(root, h5o.get_info(root).num_attrs)]
+
+        def visit(name, info):
+            if info.type == h5o.TYPE_DATASET:
+                dataset = h5d.open(root, name)
+                plist, kind = dataset.get_create_plist(), dataset.get_type()
+                if plist.get_layout() == h5d.VIRTUAL or plist.get_external_count() or \
+                        kind.get_class() in (h5t.STRING, h5t.VLEN, h5t.REFERENCE):
+                    raise ProtocolError(f"the weights file holds {name[:40]!r}, which is not an array of numbers")
+                declared.append(dataset.get_space().get_simple_extent_npoints() * kind.get_size())
+            if info.num_attrs:
+                declared.append(_attribute_bytes(h5o.open(root, name), info.num_attrs))
+            if sum(declared) > MAX_WEIGHT_BYTES:
+                raise ProtocolError(f"the weights file declares more than {MAX_WEIGHT_BYTES:,} bytes")
+
+        h5o.visit(root, visit, info=True)
+
+
+def _attribute_bytes(item, count):
+    from h5py import h5a
+
+    return sum(h5a.open(item, index=i).get_storage_size() for i in range(count))
+
+
+@contextlib.contextmanager
+def _guarded_load():
+    """Load a student's model in the grader with a parameter budget and a memory limit.
+
+    Keras builds every layer from the config before it reads the weights file, so a config
+    that declares ``Dense(14000)`` on 14000 inputs would allocate 784 MB there, whatever the
+    file holds. ``keras.Layer.add_weight`` is counted while the model is built, and refuses the
+    weight that takes it past ``MAX_MODEL_PARAMETERS``, before allocating it. What is not a
+    layer weight (a lookup table, an RNN's state) is held by the memory limit: the soft
+    ``RLIMIT_DATA`` is lowered to what the grader uses plus ``LOAD_HEADROOM_BYTES``, so an
+    allocation past it fails (a ``MemoryError``) instead of taking the machine's memory, and
+    raised back afterwards (a soft limit may go back up to the hard one). The backend starts
+    first: its thread pools' stacks would count against the limit of the first load.
+    """
+    import keras
+
+    build = keras.Layer.add_weight
+    counted = 0
+
+    def add_weight(layer, *args, **kwargs):
+        nonlocal counted
+        shape = kwargs.get("shape", args[0] if args else None)
+        with contextlib.suppress(TypeError, ValueError):  # a malformed shape: Keras says why
+            counted += math.prod(int(d) for d in (shape or ()))
+        if counted > MAX_MODEL_PARAMETERS:
+            raise ProtocolError(f"the model has more than {MAX_MODEL_PARAMETERS:,} parameters")
+        return build(layer, *args, **kwargs)
+
+    keras.ops.zeros(())  # the backend's runtime and its thread stacks exist before the limit
+    keras.Layer.add_weight = add_weight
+    try:
+        with _memory_limit(LOAD_HEADROOM_BYTES):
+            yield
+    finally:
+        keras.Layer.add_weight = build
+
+
+@contextlib.contextmanager
+def _memory_limit(headroom):
+    """Lower the soft ``RLIMIT_DATA`` to the data this process maps now plus ``headroom``
+    (Linux: ``VmData`` in ``/proc/self/status``); elsewhere, or when the limit is lower
+    already, nothing changes."""
+    try:
+        import resource
+
+        with open("/proc/self/status") as status:
+            used = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmData:"))
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    except (ImportError, OSError, StopIteration, ValueError):
+        yield
+        return
+    limit = used + headroom if hard == resource.RLIM_INFINITY else min(used + headroom, hard)
+    if soft != resource.RLIM_INFINITY and soft <= limit:
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))

@@ -12,7 +12,8 @@ How a notebook is split:
   tests) except solution cells. Where a solution cell was, the names it defines become
   ``StudentFunction`` stand-ins that call into the student process. So test code, test
   data and ``numpy.testing`` are the grader's own, and only data comes back.
-- A test cell earns its points when it runs without raising.
+- A test cell earns its points when it runs without raising. What student code prints
+  while it runs is not in its outputs (one note says so): it could show the test's inputs.
 """
 
 import argparse
@@ -151,7 +152,7 @@ class Grading:
                 for name in defined_names(self.source_cell(cell)):
                     namespace[name] = StudentFunction(self.process, ["student", name], f"{name}()")
                 continue
-            cell.outputs, error = self.execute(cell.source, namespace)
+            cell.outputs, error = self.execute(cell.source, namespace, test=kind == TEST)
             if kind == TEST:
                 points = float(cell.metadata["nbgrader"].get("points", 0))
                 tests[grade_id(cell)] = {"points": points, "score": 0.0 if error else points,
@@ -173,14 +174,19 @@ class Grading:
     def source_cell(self, cell):
         return next(c.source for c in self.source.cells if grade_id(c) == grade_id(cell))
 
-    def execute(self, source, namespace):
-        """Run trusted code; returns ``(outputs, error or None)``."""
+    def execute(self, source, namespace, test=False):
+        """Run trusted code; returns ``(outputs, error or None)``.
+
+        In a ``test`` cell, what student code prints is replaced by one note: the test's
+        inputs, hidden ones included, are what a ``print`` in a student function would show.
+        """
         output = CappedText(OUTPUT_CHARS_PER_CELL)
         error = None
         previous = signal.signal(signal.SIGALRM, _raise_cell_timeout)
         signal.alarm(int(3 * self.cell_timeout))
         try:
-            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output), \
+                    self.process.output_withheld() if test else contextlib.nullcontext():
                 exec(compile(source, "<test cell>", "exec"), namespace)  # noqa: S102 - our own code
         except BaseException as caught:  # noqa: BLE001 - a failing test is a result
             if isinstance(caught, KeyboardInterrupt):
@@ -245,10 +251,18 @@ def grade_submission(source_path, submission_path, outdir, seed=0, limits=Limits
     status, message = process.ended or ("graded", "")
     if grading.setup_error:
         status, message = "crashed", grading.setup_error
-    result = {"status": status, "message": message, "tests": tests, "confined": process.confined, "seconds": time.perf_counter() - start}
+    result = {"status": status, "message": message, "tests": tests, "confined": process.confined,
+              "seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
     nbformat.write(notebook, outdir / "autograded.ipynb")
     (outdir / "result.json").write_text(json.dumps(result, indent=1))
     return result
+
+
+def _peak_mb():
+    """This runner's peak resident memory in MB (what loading student models may raise)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 ** 2 if sys.platform == "darwin" else 1024)
 
 
 def main(argv=None):

@@ -3,18 +3,26 @@
 Test code runs in the grader. A name that a solution cell defines is bound there to a
 ``StudentFunction``: calling it sends the arguments as data to the student process, runs the
 student's function there, and brings back data (see ``tfclinic.sandbox.protocol``). Keras
-models passed in are copied there and their weights copied back after the call, so a
-function that trains a model in place behaves as it does in a notebook.
+models passed in are copies there: what the student's code does to them stays there, so a
+function cannot change the grader's reference model that its own test computes the expected
+value with. Only a model a test hands over with ``student_trains`` (or a tfclinic function
+declares with ``runs_student_code(trains=...)``) gets its weights copied back after the
+call, as a function that trains it in place would leave it in a notebook.
 
-Two hooks make test cells read the same in a notebook and in the grader:
+Three hooks make test cells read the same in a notebook and in the grader:
 
 - ``runs_student_code``: a tfclinic function given student code as an argument (a loss, a
   training step) runs in the student process, where that code lives.
+- ``student_trains``: this argument is a model the call trains in place.
 - ``student_globals``: temporarily replace globals of the student's notebook.
+
+What student code prints while a test cell runs is withheld from the feedback
+(``StudentProcess.output_withheld``): it could show the hidden test's inputs.
 """
 
 import contextlib
 import functools
+import inspect
 import os
 import select
 import shutil
@@ -39,6 +47,7 @@ ACTIVE = None
 INTERRUPT_GRACE_SECONDS = 5
 CPU_POLL_SECONDS = 0.5  # how often a call's CPU use is read; the limit holds to about this
 LOG_TAIL_BYTES = 20_000
+WITHHELD_NOTE = "[output of your code during this test is not shown]\n"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -63,23 +72,58 @@ class StudentFunction:
         return f"<{self._label} in the student's notebook>"
 
 
-def runs_student_code(function):
+def runs_student_code(function=None, *, trains=()):
     """Run ``function`` in the student process when any argument is student code.
 
     In a notebook this changes nothing. In the grader, a call such as
     ``train_custom_loop(model, x, y, student_loss)`` cannot run here, because the student's
     loss lives in the student process; so the whole call goes there.
+
+    Args:
+        trains: names of the parameters that are models the function trains in place
+            (``@runs_student_code(trains=("model",))``): their weights come back, as with
+            ``student_trains``.
     """
+    if function is None:
+        return functools.partial(runs_student_code, trains=tuple(trains))
+    signature = inspect.signature(function)
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         process = next((a._process for a in (*args, *kwargs.values())
                         if isinstance(a, StudentFunction)), None)
         if process is None:
-            return function(*args, **kwargs)
-        return process.call(["library", function.__module__, function.__name__], args, kwargs)
+            return function(*_unmarked(args), **dict(zip(kwargs, _unmarked(kwargs.values()))))
+        bound = signature.bind(*args, **kwargs)
+        for name in trains:
+            if name in bound.arguments and not isinstance(bound.arguments[name], _Trained):
+                bound.arguments[name] = _Trained(bound.arguments[name])
+        return process.call(["library", function.__module__, function.__name__], bound.args, bound.kwargs)
 
     return wrapper
+
+
+class _Trained:
+    """A model handed to student code to train in place (see ``student_trains``)."""
+
+    def __init__(self, model):
+        self.model = model
+
+
+def student_trains(model):
+    """Hand ``model`` to the student function called with it, to be trained in place.
+
+    In a notebook it returns ``model``. In the grader, student code works on a copy of every
+    model it is given, and only the copy of a model wrapped here comes back (its weights are
+    copied into ``model`` after the call). Write it around an argument of the call itself:
+    ``train_and_report(student_trains(model), x, y)``; then test ``model`` on its own data, as
+    the student's code could have set its weights to anything.
+    """
+    return model if ACTIVE is None else _Trained(model)
+
+
+def _unmarked(values):
+    return [v.model if isinstance(v, _Trained) else v for v in values]
 
 
 @contextlib.contextmanager
@@ -315,13 +359,19 @@ class StudentProcess:
         return _capped(reply.get("output", "")), reply.get("error")
 
     def call(self, function, args, kwargs):
-        """Call ``function`` (a tagged name) in the student process with data arguments."""
+        """Call ``function`` (a tagged name) in the student process with data arguments.
+
+        Models among the arguments are copies there; the weights of those wrapped by
+        ``student_trains`` are copied back into them afterwards, and only theirs.
+        """
+        trained = {id(v.model) for v in (*args, *kwargs.values()) if isinstance(v, _Trained)}
+        args, kwargs = _unmarked(args), dict(zip(kwargs, _unmarked(kwargs.values())))
         encoder = Encoder(folder=self._scratch, reference=_reference)
         meta = {"op": "call", "function": function, "args": encoder.encode(list(args)),
                 "kwargs": encoder.encode(dict(kwargs))}
         reply, arrays = self.request(meta, encoder.arrays)
         if reply.get("output"):
-            sys.stdout.write(_capped(reply["output"]))
+            self._show_output(reply["output"])
         if reply.get("error"):
             name, message = (_ANSI.sub("", str(part)) for part in reply["error"][:2])
             raise StudentCodeError(f"{name}: {message}" if message else name)
@@ -331,8 +381,30 @@ class StudentProcess:
         if not isinstance(weights, list) or len(weights) != len(encoder.models):
             raise ProtocolError("the student process did not send back the models' weights")
         for model, tree in zip(encoder.models, weights):
-            model.set_weights([decoder.decode(w) for w in tree])
+            if id(model) in trained:
+                model.set_weights([decoder.decode(w) for w in tree])
         return value
+
+    _withheld = None  # the note that replaces student output, within output_withheld()
+
+    @contextlib.contextmanager
+    def output_withheld(self, note=WITHHELD_NOTE):
+        """Within the block, what student code prints during calls is not written out: the
+        first call that printed writes ``note`` instead, once. The runner holds it around
+        test cells, whose inputs a ``print`` in a student function would show in feedback;
+        it is applied here, in the grader, because the student process could undo it."""
+        self._withheld, self._note_written = note, False
+        try:
+            yield
+        finally:
+            self._withheld = None
+
+    def _show_output(self, output):
+        if self._withheld is None:
+            sys.stdout.write(_capped(output))
+        elif not self._note_written:
+            sys.stdout.write(self._withheld)
+            self._note_written = True
 
     def _resolve(self, tree):
         if tree[0] == "handle" and len(tree) == 2 and isinstance(tree[1], int):
