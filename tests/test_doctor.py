@@ -12,6 +12,7 @@ from packaging.specifiers import SpecifierSet
 
 from tfclinic import doctor
 from tfclinic.doctor import FAIL, PASS, WARN, CHECKS, Machine, Result, run_checks
+from tfclinic.sandbox.confine import LAYERS
 from tfclinic.sandbox.confine import landlock_abi
 
 TFCLINIC = str(Path(sys.executable).with_name("tfclinic"))
@@ -204,7 +205,7 @@ def test_the_confinement_probe_agrees_with_the_kernel():
     assert report["outside"] == ("blocked" if abi >= 1 else "readable")
 
 
-HELD = {"limits": True, "network": True, "files": True, "processes": True}
+HELD = dict.fromkeys(LAYERS, True)  # every layer of tfclinic.sandbox.confine
 
 
 @pytest.mark.parametrize("report, instructor, status", [

@@ -140,6 +140,7 @@ def library_snapshot():
     ``runs_student_code``) with its own code, defaults and closure, and globals copied from
     its module, in which the module's other functions are the copies too.
     """
+    from . import remote  # noqa: F401 - the grader reads a handle's attributes through it
     from .forkserver import PRELOAD
 
     for module in PRELOAD:
