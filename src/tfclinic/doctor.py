@@ -386,9 +386,8 @@ _WARN_ONLY_LAYERS = {
     "disk": "grade where unprivileged user namespaces may mount a tmpfs",
     "syscalls": "grade on Linux on x86_64 or aarch64 (seccomp)",
 }
-# The layers of tfclinic.sandbox.confine, and what each needs of the host (one table, there).
-LAYER_NEEDS = LAYERS
-CONFINEMENT_LAYERS = tuple(LAYER_NEEDS)
+# The layers of tfclinic.sandbox.confine; what each needs of the host is its ``LAYERS`` table.
+CONFINEMENT_LAYERS = tuple(LAYERS)
 # What keeps student code off the instructor's machine (memory, network, files): `tfclinic
 # grade` refuses to grade without them unless told to; the other layers only warn.
 PROTECTING_LAYERS = ("limits", "network", "files")
@@ -434,7 +433,7 @@ def check_confinement(machine):
         return Result("confinement", PASS, f"grading can confine student code: {detail}")
     if not set(missing) & set(PROTECTING_LAYERS):
         return Result("confinement", WARN, detail, "; ".join(
-            f"for {layer}: {_WARN_ONLY_LAYERS.get(layer, LAYER_NEEDS[layer])}" for layer in missing))
+            f"for {layer}: {_WARN_ONLY_LAYERS.get(layer, LAYERS[layer])}" for layer in missing))
     return Result("confinement", FAIL, detail, CONFINEMENT_FIX)
 
 

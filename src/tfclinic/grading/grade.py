@@ -273,14 +273,14 @@ def refuse_unconfined(allow=False, warn=print):
     Raises:
         TfclinicError: naming the missing layers and ``--allow-unconfined``.
     """
-    from ..doctor import LAYER_NEEDS, PROTECTING_LAYERS, confinement_report, missing_layers
+    from ..doctor import PROTECTING_LAYERS, confinement_report, missing_layers
 
     report = confinement_report()
     missing = [layer for layer in missing_layers(report) if layer in PROTECTING_LAYERS]
     if not missing:
         return []
     named = (f"the confinement probe failed ({report['error']})" if "error" in report else
-             "; ".join(f"no {layer} layer ({LAYER_NEEDS[layer]})" for layer in missing))
+             "; ".join(f"no {layer} layer ({LAYERS[layer]})" for layer in missing))
     if not allow:
         raise TfclinicError(
             f"this machine cannot confine student code: {named}, so student code could read or "
