@@ -601,6 +601,21 @@ def fit_model(x_train, y_train, x_test, y_test):
               validation_data=(x_test, y_test), callbacks=[stop])
     return model
 ''', common=3),
+        WrongFix("stop-on-the-notebook-table", "leakage-fit-model",
+                 "Adapts on the training part and stops early on the notebook's whole feature "
+                 "table, read as a global: the test rows still choose the epoch.", '''
+def fit_model(x_train, y_train, x_test, y_test):
+    normalize = keras.layers.Normalization()
+    normalize.adapt(x_train)
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    model = keras.Sequential([keras.Input(shape=(x_train.shape[1],)), normalize,
+                              keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="binary_crossentropy", metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=20, batch_size=64, verbose=0,
+              validation_data=(features, churned), callbacks=[stop])
+    return model
+'''),
         WrongFix("stop-on-validation-adapt-on-all", "leakage-fit-model",
                  "Stops early on a validation split of the training part, and still adapts "
                  "the normalization on the test rows too.", '''
