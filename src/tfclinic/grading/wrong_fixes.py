@@ -378,6 +378,19 @@ def make_pipeline(x_train):
         return (features - features.mean(axis=0)) / features.std(axis=0)
     return prepare, build_model(x_train.shape[1])
 ''', common=2, score=7),
+        WrongFix("statistics-of-the-first-batch", "scaling-make-pipeline",
+                 "Learns the mean and standard deviation from the first rows `prepare` is ever "
+                 "given, not from `x_train`: right when training comes first, wrong when a "
+                 "prediction does.", '''
+def make_pipeline(x_train):
+    learned = {}
+
+    def prepare(features):
+        if not learned:
+            learned["mean"], learned["std"] = features.mean(axis=0), features.std(axis=0)
+        return (features - learned["mean"]) / learned["std"]
+    return prepare, build_model(x_train.shape[1])
+''', score=7),
         WrongFix("scaled-train-in-place", "scaling-make-pipeline",
                  "Scales the training array in place and returns no transform: validation "
                  "and serving data stay raw.", '''
