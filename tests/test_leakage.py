@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from lesson_variants import cell, exercise, solution
+from lesson_variants import cell, exercise, solution, with_cell_source
 from tfclinic.leakage import shared_rows
 from tfclinic.grading.wrong_fixes import as_cell_edits
 
@@ -258,3 +258,38 @@ def test_every_test_cell_says_what_earns_its_points():
         prose = [c.source for c in notebook.cells[:index] if c.cell_type == "markdown"
                  and not c.get("id", "").startswith("hints-")][-1]  # hints are not the task
         assert "point" in prose, f"no word on the points of {grade_id}"
+
+
+def _poisoned_globals_gap(namespace, seed):
+    """The hidden check of leakage-test-untouched-test: the largest difference between the
+    models fit_model trains on fresh rows with the notebook's data label-flipped and intact."""
+    import keras
+
+    from tfclinic.data import customer_churn
+
+    table, y = customer_churn(n_samples=400, duplicate_fraction=0.0, seed=seed + 405)
+    x = np.column_stack([table[name] for name in table if name != "refund_issued"]).astype("float32")
+    names = ("table", "churned", "features", "x_train", "y_train", "x_test", "y_test")
+    intact = {name: namespace[name] for name in names}
+    flipped = {name: (1 - value[::-1]) if name in ("churned", "y_train", "y_test") else value[::-1]
+               for name, value in intact.items() if name != "table"}
+    flipped["table"] = {name: column[::-1] for name, column in intact["table"].items()}
+    models = []
+    for data in (flipped, intact):
+        namespace.update(data)
+        keras.utils.set_random_seed(seed + 405)
+        models.append(namespace["fit_model"](x[:300], y[:300], x[300:], y[300:]))
+    return float(np.max(np.abs(np.asarray(models[0](x)) - np.asarray(models[1](x)))))
+
+
+@pytest.mark.slow
+@pytest.mark.proof
+def test_the_notebook_data_check_has_margin_on_every_seed():
+    """Poisoning the notebook's data changes nothing for the solution (tolerance 1e-5), and the
+    model of a fit_model that stops early on the global feature table by far."""
+    reads_globals = with_cell_source(solution(LESSON), *WRONG_FIXES["stop-on-the-notebook-table"])
+    for seed in SEEDS:
+        right = _poisoned_globals_gap(_namespace(solution(LESSON), seed), seed)
+        wrong = _poisoned_globals_gap(_namespace(reads_globals, seed), seed)
+        assert right < 1e-6, f"seed {seed}: the solution's models differ by {right:.2e}"
+        assert wrong > 0.1, f"seed {seed}: the global-reading fix's models differ by only {wrong:.2e}"

@@ -202,3 +202,39 @@ def test_every_test_cell_says_what_earns_its_points():
             prose = notebook.cells[index - 1]
             points = code.metadata["nbgrader"]["points"]
             assert prose.cell_type == "markdown" and f"({points} points)" in prose.source
+
+
+def _first_rows_gap(namespace, seed):
+    """The hidden check at the end of scaling-same-transform-test: how far apart two pipelines
+    made from the same rows predict a probe, after one first saw rows in other units, in units
+    of the check's tolerance (|a - b| / (1e-4 |b| + 1e-4))."""
+    import keras
+
+    from tfclinic.data import mixed_scale_regression
+
+    x, _ = mixed_scale_regression(n_samples=600, scales=(3e3, 0.4, 60.0),
+                                  offsets=(-2e4, 1.0, 500.0), seed=seed + 304)
+    train, probe, other = x[:400], x[400:500], x[500:] * 50.0 + 1e4
+    predict_raw = namespace["predict_raw"]
+    keras.utils.set_random_seed(seed + 304)
+    first = namespace["make_pipeline"](train)
+    predict_raw(*first, other)
+    keras.utils.set_random_seed(seed + 304)
+    second = namespace["make_pipeline"](train[::-1].copy())
+    a, b = predict_raw(*first, probe), predict_raw(*second, probe)
+    return float(np.max(np.abs(a - b) / (1e-4 * np.abs(b) + 1e-4)))
+
+
+@pytest.mark.slow
+@pytest.mark.proof
+def test_the_first_rows_check_has_margin_on_every_seed():
+    """The solution stays far inside the tolerance; a prepare that learns from its first rows
+    misses it by orders of magnitude."""
+    stateful = compile(WRONG_FIXES["statistics-of-the-first-batch"][1], "<wrong fix>", "exec")
+    for seed in SEEDS:
+        namespace = solution_namespace(LESSON, seed)
+        right = _first_rows_gap(namespace, seed)
+        exec(stateful, namespace)  # the wrong fix's make_pipeline replaces the solution's
+        wrong = _first_rows_gap(namespace, seed)
+        assert right < 0.1, f"seed {seed}: the solution's pipelines differ by {right:.3f} tolerances"
+        assert wrong > 10, f"seed {seed}: the first-rows fix's pipelines differ by only {wrong:.3f}"
