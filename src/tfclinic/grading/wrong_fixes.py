@@ -536,6 +536,11 @@ def make_pipeline(x_train):
                       "              callbacks=[stop], verbose=0)\n"),
                   "Joins training and test rows and lets validation_split hold some back: "
                   "most test rows are now trained on.", score=10),
+        _playbook("stop-on-the-notebook-table", playbook_training(
+                      "    model.fit(x_train, y_train, validation_data=(x, y), epochs=EPOCHS,\n"
+                      "              batch_size=BATCH_SIZE, callbacks=[stop], verbose=0)\n"),
+                  "Stops early on the notebook's whole table, read as globals instead of its "
+                  "arguments: the notebook's test rows still choose the epoch.", score=10),
         _playbook("report-what-evaluate-returns", playbook_training(
                       "    model.fit(x_train, y_train, validation_split=0.2, epochs=EPOCHS,\n"
                       "              batch_size=BATCH_SIZE, callbacks=[stop], verbose=0)\n",
