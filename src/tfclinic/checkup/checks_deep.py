@@ -301,10 +301,16 @@ def check_finite_loss(ctx):
     result = trial(ctx)
     if not result or "error" in result or "first" not in result:
         return
-    values = [result["first"], *result.get("losses", [])]
+    # the loss measured after the trial counts too: a trial cut short by its time budget (a
+    # busy machine) may see the overflow only there
+    steps = result.get("losses", [])
+    after = [] if result.get("after") is None else [result["after"]]
+    values = [result["first"], *steps, *after]
     bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
     if bad is not None:
-        where = "before training" if bad == 0 else f"at step {bad} of a trial at the model's learning rate"
+        where = ("before training" if bad == 0 else
+                 f"at step {bad} of a trial at the model's learning rate" if bad <= len(steps) else
+                 f"after {len(steps)} steps of a trial at the model's learning rate")
         yield (ERROR, f"loss: expected a finite number, it is {values[bad]} {where}",
                "look for NaN or inf in x and y (np.isfinite(x).all()), then lower the learning rate")
 

@@ -44,7 +44,8 @@ from .protocol import Decoder, Encoder, ProtocolError, receive, send
 
 # set by the grader while it grades: the student process that test code talks to
 ACTIVE = None
-INTERRUPT_GRACE_SECONDS = 5
+INTERRUPT_GRACE_SECONDS = 5  # of the student's CPU after the interrupt, before it is killed
+GRACE_WALL_FACTOR = 4  # ... or this many times as much wall time, for code that waits
 CPU_POLL_SECONDS = 0.5  # how often a call's CPU use is read; the limit holds to about this
 LOG_TAIL_BYTES = 20_000
 WITHHELD_NOTE = "[output of your code during this test is not shown]\n"
@@ -285,11 +286,13 @@ class StudentProcess:
 
     def _receive(self, timeout, interruptible=True):
         """The next reply. An interruptible wait (a cell, a call) has ``timeout`` seconds of
-        the student's CPU (``CpuBudget``), then an interrupt and a grace period; waiting for
-        the process to get ready is limited by wall time."""
+        the student's CPU (``CpuBudget``), then an interrupt and a grace period, also counted
+        in the student's CPU (so that a busy machine, which delays the student's handling of
+        the interrupt, does not end it), with a wall-time backstop for code that waits; waiting
+        for the process to get ready is limited by wall time."""
         budget = CpuBudget(self.process.pid, timeout) if interruptible else None
         deadline = None if interruptible else time.monotonic() + timeout
-        interrupted = None  # why the call was interrupted, once it was
+        interrupted = grace = None  # why the call was interrupted, once it was, and the grace
         while True:
             now = time.monotonic()
             if budget is not None and interrupted is None:
@@ -297,7 +300,10 @@ class StudentProcess:
                 if interrupted:
                     if self.process.poll() is None:
                         self.process.send_signal(signal.SIGINT)
-                    deadline = now + INTERRUPT_GRACE_SECONDS
+                    grace = CpuBudget(self.process.pid, INTERRUPT_GRACE_SECONDS,
+                                      backstop_factor=GRACE_WALL_FACTOR)
+            if grace is not None and grace.exceeded():
+                deadline = now
             if deadline is not None and now >= deadline:
                 self._end("timeout", f"student code {interrupted} and ignored the interrupt"
                           if interrupted else f"the student process was not ready within {timeout:g} s")
