@@ -162,6 +162,30 @@ def playbook_training(fit, report="accuracy(probabilities(model, x_test), y_test
             + fit + f"    return {report}\n")
 
 
+# The leakage corpus' fit_model fixes share the solution's cell with the adapted rows, the
+# early stopping and the fit's held-out rows left open.
+
+def leakage_fit(adapt_on, stop, held_out):
+    """``(grade_id, source)`` of ``fit_model``: adapt on ``adapt_on``, stop early with the
+    ``stop`` callback's arguments, and fit with ``held_out`` (keyword arguments, as text)."""
+    return ("leakage-fit-model", f'''
+def fit_model(x_train, y_train, x_test, y_test):
+    normalize = keras.layers.Normalization()
+    normalize.adapt({adapt_on})
+    stop = keras.callbacks.EarlyStopping({stop})
+    model = keras.Sequential([keras.Input(shape=(x_train.shape[1],)), normalize,
+                              keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="binary_crossentropy", metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=20, batch_size=64, verbose=0,
+              {held_out}, callbacks=[stop])
+    return model
+''')
+
+
+_leakage = _losses  # the same wrapper: a WrongFix from a template's (grade_id, source)
+
+
 CORPUS = {
     "shapes": (
         WrongFix("reshape-instead-of-stack", "shapes-make-features",
@@ -604,51 +628,21 @@ def split_rows(x, y, test_fraction=0.25, seed=0):
     n_test = int(round(test_fraction * len(x)))
     return x[:-n_test], x[-n_test:], y[:-n_test], y[-n_test:]
 '''),
-        WrongFix("adapt-on-train-stop-on-test", "leakage-fit-model",
+        _leakage("adapt-on-train-stop-on-test", leakage_fit(
+                     "x_train", 'monitor="val_accuracy", patience=2, restore_best_weights=True',
+                     "validation_data=(x_test, y_test)"),
                  "Adapts the normalization on the training part, and still lets the test "
-                 "score choose the epoch through early stopping.", '''
-def fit_model(x_train, y_train, x_test, y_test):
-    normalize = keras.layers.Normalization()
-    normalize.adapt(x_train)
-    stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=2, restore_best_weights=True)
-    model = keras.Sequential([keras.Input(shape=(x_train.shape[1],)), normalize,
-                              keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="binary_crossentropy", metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=20, batch_size=64, verbose=0,
-              validation_data=(x_test, y_test), callbacks=[stop])
-    return model
-''', common=3),
-        WrongFix("stop-on-the-notebook-table", "leakage-fit-model",
+                 "score choose the epoch through early stopping.", common=3),
+        _leakage("stop-on-the-notebook-table", leakage_fit(
+                     "x_train", 'monitor="val_loss", patience=2, restore_best_weights=True',
+                     "validation_data=(features, churned)"),
                  "Adapts on the training part and stops early on the notebook's whole feature "
-                 "table, read as a global: the test rows still choose the epoch.", '''
-def fit_model(x_train, y_train, x_test, y_test):
-    normalize = keras.layers.Normalization()
-    normalize.adapt(x_train)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
-    model = keras.Sequential([keras.Input(shape=(x_train.shape[1],)), normalize,
-                              keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="binary_crossentropy", metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=20, batch_size=64, verbose=0,
-              validation_data=(features, churned), callbacks=[stop])
-    return model
-'''),
-        WrongFix("stop-on-validation-adapt-on-all", "leakage-fit-model",
+                 "table, read as a global: the test rows still choose the epoch."),
+        _leakage("stop-on-validation-adapt-on-all", leakage_fit(
+                     "np.concatenate([x_train, x_test])", "patience=2, restore_best_weights=True",
+                     "validation_split=0.2"),
                  "Stops early on a validation split of the training part, and still adapts "
-                 "the normalization on the test rows too.", '''
-def fit_model(x_train, y_train, x_test, y_test):
-    normalize = keras.layers.Normalization()
-    normalize.adapt(np.concatenate([x_train, x_test]))
-    stop = keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True)
-    model = keras.Sequential([keras.Input(shape=(x_train.shape[1],)), normalize,
-                              keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="binary_crossentropy", metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=20, batch_size=64, verbose=0, validation_split=0.2,
-              callbacks=[stop])
-    return model
-'''),
+                 "the normalization on the test rows too."),
     ),
 }
 
