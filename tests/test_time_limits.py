@@ -10,6 +10,7 @@ that keep every core busy.
 
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -114,6 +115,31 @@ def test_a_graded_cell_that_computes_past_its_limit_is_stopped(student):
     assert "more than 3 s of CPU" in error[1]
     output, error = student.run_cell("print('next cell')")  # the process serves the next cell
     assert error is None and "next cell" in output
+
+
+@pytest.mark.parametrize("inherited", ["ignored", "default", "blocked"])
+def test_an_interrupt_reaches_student_code_whatever_the_grader_did_with_it(tmp_path, inherited):
+    """The student process is process 1 of its PID namespace, to which the kernel delivers
+    only the signals it has a handler for. It must not inherit how the process that forked it
+    handles interrupts (a test run, a Dask worker or a notebook server may ignore them)."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    previous = signal.getsignal(signal.SIGINT)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT} if inherited == "blocked" else set())
+    if inherited != "blocked":
+        signal.signal(signal.SIGINT, signal.SIG_IGN if inherited == "ignored" else signal.SIG_DFL)
+    try:
+        process = StudentProcess(workdir, student_environment(workdir, seed=0), call_timeout=1)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    try:
+        output, error = process.run_cell(cpu_work(60))
+        assert error is not None and error[0] == "TimeoutError", error
+        output, error = process.run_cell("print('next cell')")
+        assert error is None and "next cell" in output
+    finally:
+        process.stop()
 
 
 def test_a_busy_machine_does_not_fail_a_graded_cell(student):

@@ -8,6 +8,7 @@ there.
 import contextlib
 import io
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -223,6 +224,11 @@ def become_student_process(request_fd, reply_fd, workdir, limits, env, stdout, s
         os.environ.update(env)
         tempfile.tempdir = None  # chosen again, from TMPDIR: the private folder
         os.chdir(workdir)
+        # the grader interrupts a call that runs too long. As process 1 of its PID namespace
+        # this process gets only the signals it handles, so it handles SIGINT, unblocked,
+        # whatever the process it was forked from did with it (ignored it, left it default)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         confined = confine(workdir, limits)  # forks: this is the child, the parent relays
         worker = Worker(request_fd, reply_fd, workdir)
         # process 1 of a PID namespace of its own: the grader's child is the relay
