@@ -23,6 +23,7 @@ resumes where it stopped.
 """
 
 import argparse
+import contextlib
 import copy
 import importlib
 import json
@@ -138,6 +139,8 @@ def main(argv=None):
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--busy-seed", default="0",
                         help="regrade this seed's corpus under load and compare ('none': skip)")
+    parser.add_argument("--burners", type=int, choices=(0, 1), default=1,
+                        help="0: regrade without spinning processes (under another load)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "corpus-results",
                         help="where each batch's results are kept (resumable)")
     args = parser.parse_args(argv)
@@ -168,29 +171,41 @@ def main(argv=None):
                         print(f"  FAIL {lesson} seed {seed}: {line}")
                     for line in pins:
                         print(f"  pin  {lesson} seed {seed}: {line}")
-                table.append(margin_rows(lesson, corpus, by_seed))
+                if by_seed:
+                    table.append(margin_rows(lesson, corpus, by_seed))
             print(f"\ncorpus graded on seeds {args.seeds} in {time.monotonic() - started:.0f} s\n")
-            print("| lesson | full | correct | weakest correct (margin) | wrong | strongest wrong (margin) |")
-            print("|---|---|---|---|---|---|")
-            for row in table:
-                (low, low_name, low_seed), (high, high_name, high_seed) = (
-                    row["weakest_correct"], row["strongest_wrong"])
-                print(f"| {row['lesson']} | {row['full']} | {row['correct']} | {low:g} ({low - row['full']:+g}; "
-                      f"{low_name}, seed {low_seed}) | {row['wrong']} | {high:g} ({row['full'] - high:g} "
-                      f"below; {high_name}, seed {high_seed}) |")
+            print_table(table)
             if args.busy_seed != "none":
-                failed |= not busy_regrade(chosen, int(args.busy_seed), args.out, server, scratch)
+                failed |= not busy_regrade(chosen, int(args.busy_seed), args.out, server, scratch,
+                                           args.burners)
     finally:
         server.close()
     return 1 if failed else 0
 
 
-def busy_regrade(chosen, seed, out, server, scratch):
-    """Regrade every lesson's corpus at ``seed`` under load; True if every cell agrees."""
+def print_table(table):
+    """The margin table, in Markdown."""
+    if table:
+        print("| lesson | full | correct | weakest correct (margin) | wrong | strongest wrong (margin) |")
+        print("|---|---|---|---|---|---|")
+        for row in table:
+            (low, low_name, low_seed), (high, high_name, high_seed) = (
+                row["weakest_correct"], row["strongest_wrong"])
+            print(f"| {row['lesson']} | {row['full']} | {row['correct']} | {low:g} ({low - row['full']:+g}; "
+                  f"{low_name}, seed {low_seed}) | {row['wrong']} | {high:g} ({row['full'] - high:g} "
+                  f"below; {high_name}, seed {high_seed}) |")
+
+
+def busy_regrade(chosen, seed, out, server, scratch, burners):
+    """Regrade every lesson's corpus at ``seed`` under load; True if every cell agrees.
+
+    The load is ``BusyMachine``'s spinning processes, or with ``--burners 0`` whatever else
+    runs (a sweep of the other seeds started beside this one); the idle run's results are
+    waited for when that sweep has not reached the lesson yet."""
     from test_time_limits import BusyMachine
 
     agree = True
-    with BusyMachine():
+    with BusyMachine() if burners else contextlib.nullcontext():
         for lesson in chosen:
             kept = out / f"{lesson}-seed{seed}-busy.json"
             if kept.exists():
@@ -200,7 +215,10 @@ def busy_regrade(chosen, seed, out, server, scratch):
                 busy = grade_corpus(lesson, expected(lesson), seed, server, scratch)
                 kept.write_text(json.dumps(busy, indent=1, sort_keys=True))
                 print(f"{lesson} seed {seed} under load: {time.monotonic() - began:.0f} s", flush=True)
-            idle = json.loads((out / f"{lesson}-seed{seed}.json").read_text())
+            idle_path = out / f"{lesson}-seed{seed}.json"
+            while not idle_path.exists():
+                time.sleep(10)
+            idle = json.loads(idle_path.read_text())
             differing = [s for s in idle if idle[s]["cells"] != busy.get(s, {}).get("cells")]
             cells = sum(len(row["cells"]) for row in idle.values())
             print(f"  {lesson}: {len(idle)} notebooks, {cells} cells, {len(differing)} differ under load"
