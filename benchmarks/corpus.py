@@ -24,7 +24,6 @@ resumes where it stopped.
 
 import argparse
 import contextlib
-import copy
 import importlib
 import json
 import sys
@@ -39,7 +38,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the correct fixes and the load live w
 
 from tfclinic.grading.grade import grade  # noqa: E402
 from tfclinic.grading.wrong_fixes import wrong_fixes  # noqa: E402
-from tfclinic.project import exercise_notebook, lessons, solution_notebook  # noqa: E402
+from lesson_variants import exercise, solution, with_cell_source  # noqa: E402
+from tfclinic.project import lessons  # noqa: E402
 from tfclinic.sandbox.forkserver import ForkServer  # noqa: E402
 
 JOBS = 2
@@ -65,33 +65,24 @@ def correct_fixes(lesson):
 
 def expected(lesson):
     """``{student: (kind, pinned score or None, notebook)}`` for the lesson's whole corpus."""
-    base = nbformat.read(solution_notebook(ROOT, lesson), as_version=4)
-    corpus = {"solution": ("solution", None, base),
-              "exercise": ("exercise", None, nbformat.read(exercise_notebook(ROOT, lesson), as_version=4))}
+    base = solution(lesson)
+    corpus = {"solution": ("solution", None, base), "exercise": ("exercise", None, exercise(lesson))}
     for fix in wrong_fixes(lesson):
-        corpus[f"wrong-{fix.name}"] = ("wrong", fix.score, _edited(base, fix.cell, fix.source))
+        corpus[f"wrong-{fix.name}"] = ("wrong", fix.score, with_cell_source(base, fix.cell, fix.source))
     for name, (grade_id, source) in correct_fixes(lesson).items():
-        corpus[f"correct-{name}"] = ("correct", None, _edited(base, grade_id, source))
+        corpus[f"correct-{name}"] = ("correct", None, with_cell_source(base, grade_id, source))
     return corpus
-
-
-def _edited(notebook, grade_id, source):
-    variant = copy.deepcopy(notebook)
-    cells = [c for c in variant.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
-    if len(cells) != 1:
-        raise KeyError(f"no single cell {grade_id!r}")
-    cells[0].source = source
-    return variant
 
 
 def grade_corpus(lesson, corpus, seed, server, scratch):
     """Grade the corpus with ``seed``; ``{student: {"status", "score", "max", "cells"}}``."""
-    submissions = scratch / f"{lesson}-{seed}-submissions"
+    run = f"{lesson}-{seed}-{time.monotonic_ns()}"  # the busy regrade uses the same scratch
+    submissions = scratch / f"{run}-submissions"
     for student, (_, _, notebook) in corpus.items():
         folder = submissions / student / lesson
         folder.mkdir(parents=True)
         nbformat.write(notebook, folder / f"{lesson}.ipynb")
-    out = scratch / f"{lesson}-{seed}-graded-{time.monotonic_ns()}"
+    out = scratch / f"{run}-graded"
     rows = grade(ROOT, submissions, out, seed=seed, jobs=JOBS, feedback=False, server=server,
                  report=lambda line: None, warn=lambda line: print("  warning:", line))
     cells = {}
