@@ -9,9 +9,10 @@ processes (``tests/test_time_limits.BusyMachine``: each grading process gets abo
 of a core) and compares the two journals cell by cell.
 
 What it asserts, per lesson and seed: the solution and every correct fix earn full marks,
-the exercise earns 0, every wrong fix less than full marks. A wrong fix whose lesson test
-pins its score is also compared with that pin (a pin is checked on one seed by the tests;
-here a different score on another seed is reported, not failed). The table gives, per
+the exercise earns 0, every wrong fix less than full marks and nothing in the cells of its
+``caught_by``. A wrong fix whose lesson test pins its score is also compared with that pin
+(a pin is checked on one seed by the tests; here a different score on another seed is
+reported, not failed). The table gives, per
 lesson, the weakest correct repair's score and the strongest wrong fix's score, each as a
 margin to the full-marks line that separates credit from no credit.
 
@@ -38,7 +39,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the correct fixes and the load live w
 
 from tfclinic.grading.grade import grade  # noqa: E402
 from tfclinic.grading.wrong_fixes import wrong_fixes  # noqa: E402
-from lesson_variants import exercise, solution, with_cell_source  # noqa: E402
+from lesson_variants import exercise, journal_cells, solution, with_cell_source  # noqa: E402
 from tfclinic.project import lessons  # noqa: E402
 from tfclinic.sandbox.forkserver import ForkServer  # noqa: E402
 
@@ -64,11 +65,11 @@ def correct_fixes(lesson):
 
 
 def expected(lesson):
-    """``{student: (kind, pinned score or None, notebook)}`` for the lesson's whole corpus."""
+    """``{student: (kind, WrongFix or None, notebook)}`` for the lesson's whole corpus."""
     base = solution(lesson)
     corpus = {"solution": ("solution", None, base), "exercise": ("exercise", None, exercise(lesson))}
     for fix in wrong_fixes(lesson):
-        corpus[f"wrong-{fix.name}"] = ("wrong", fix.score, with_cell_source(base, fix.cell, fix.source))
+        corpus[f"wrong-{fix.name}"] = ("wrong", fix, with_cell_source(base, fix.cell, fix.source))
     for name, (grade_id, source) in correct_fixes(lesson).items():
         corpus[f"correct-{name}"] = ("correct", None, with_cell_source(base, grade_id, source))
     return corpus
@@ -85,18 +86,18 @@ def grade_corpus(lesson, corpus, seed, server, scratch):
     out = scratch / f"{run}-graded"
     rows = grade(ROOT, submissions, out, seed=seed, jobs=JOBS, feedback=False, server=server,
                  report=lambda line: None, warn=lambda line: print("  warning:", line))
-    cells = {}
-    for line in (out / "journal.jsonl").read_text().splitlines():
-        entry = json.loads(line)
-        cells[entry["student"]] = {cell: test["score"] for cell, test in entry["tests"].items()}
+    cells = journal_cells(out)
     return {row.student: {"status": row.status, "score": row.score, "max": row.max_score,
                           "cells": cells.get(row.student, {})} for row in rows}
 
 
 def verdicts(lesson, corpus, results):
-    """The failures of one graded batch, and the pins it did not meet, as sentences."""
+    """The failures of one graded batch, and the score pins it did not meet, as sentences.
+
+    A wrong fix that passes a cell of its ``caught_by`` is a failure on any seed; one whose
+    score differs from its ``score`` pin is reported (the tests check that pin on one seed)."""
     failures, pins = [], []
-    for student, (kind, pin, _) in corpus.items():
+    for student, (kind, fix, _) in corpus.items():
         row = results.get(student)
         if row is None or row["status"] != "graded":
             failures.append(f"{student}: not graded ({row and row['status']})")
@@ -106,8 +107,11 @@ def verdicts(lesson, corpus, results):
                   "exercise": score == 0, "wrong": score < full}[kind]
         if not wanted:
             failures.append(f"{student} ({kind}): {score}/{full}")
-        if pin is not None and score != pin:
-            pins.append(f"{student}: {score} (pinned {pin})")
+        missed = [test for test in (fix.caught_by if fix else ()) if row["cells"].get(test) != 0]
+        if missed:
+            failures.append(f"{student} ({kind}): not caught by {', '.join(missed)}")
+        if fix is not None and fix.score is not None and score != fix.score:
+            pins.append(f"{student}: {score} (pinned {fix.score})")
     return failures, pins
 
 

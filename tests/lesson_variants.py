@@ -7,6 +7,7 @@ with one solution cell edited, graded by the real ``tfclinic grade`` pipeline.
 
 import atexit
 import copy
+import json
 from pathlib import Path
 
 import nbformat
@@ -97,10 +98,24 @@ def grade_notebooks(lesson, notebooks, tmp_path, seed=None, feedback=False):
         folder = submissions / student / lesson
         folder.mkdir(parents=True)
         nbformat.write(notebook, folder / f"{lesson}.ipynb")
-    rows = grade(ROOT, submissions, Path(tmp_path) / f"graded-{seed}", seed=seed,
+    rows = grade(ROOT, submissions, graded_folder(tmp_path, seed), seed=seed,
                  report=lambda line: None, warn=lambda line: None, feedback=feedback,
                  server=fork_server())
     return {row.student: row for row in rows}
+
+
+def graded_folder(tmp_path, seed):
+    """The ``--out`` folder of ``grade_notebooks(..., tmp_path, seed)``."""
+    return Path(tmp_path) / f"graded-{seed}"
+
+
+def journal_cells(out):
+    """``{student: {test cell's grade_id: points}}`` from the journal of the run that wrote ``out``."""
+    cells = {}
+    for line in (Path(out) / "journal.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        cells[entry["student"]] = {test: result["score"] for test, result in entry["tests"].items()}
+    return cells
 
 
 def grade_variants(lesson, corpus, tmp_path, seed):

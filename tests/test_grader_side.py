@@ -143,6 +143,21 @@ def prints_its_inputs():
     return notebook
 
 
+def raises_its_inputs():
+    """Errors whose message, or whose class's name, carries the test's inputs."""
+    notebook = solution("shapes")
+    cell(notebook, "shapes-make-features").source = (
+        "def make_features(table):\n"
+        "    rows = len(next(iter(table.values())))\n"
+        "    raise type(f'Rows{rows}First{list(table)[0]}', (ValueError,), {})('chosen class')\n")
+    cell(notebook, "shapes-build-model").source += (
+        "\n\n\n_build_model = build_model\n\n\n"
+        "def build_model(*args, **kwargs):\n"
+        "    raise ValueError('INPUT' + ' ARGS ' + repr(args) + repr(kwargs))\n\n\n"
+        "try:\n    build_model()\nexcept ValueError as error:\n    print(error)\n")
+    return notebook
+
+
 def zeroes_the_model_it_gets():
     notebook = solution("shapes")
     cell(notebook, "shapes-predict-one").source = (
@@ -161,7 +176,7 @@ def graded(tmp_path_factory):
     bombs = solution("shapes")
     bombs.cells.append(nbformat.v4.new_code_cell(sends_bombs()))
     for student, notebook in {"ada": solution("shapes"), "bombs": bombs, "prints": prints_its_inputs(),
-                              "zeroes": zeroes_the_model_it_gets()}.items():
+                              "raises": raises_its_inputs(), "zeroes": zeroes_the_model_it_gets()}.items():
         (submissions / student / "shapes").mkdir(parents=True)
         nbformat.write(notebook, submissions / student / "shapes" / "shapes.ipynb")
     (submissions / "ada" / RED).mkdir()
@@ -208,6 +223,20 @@ def test_what_student_code_prints_during_a_test_is_withheld(graded):
         assert "SOLUTION CELL PRINTS" in page  # the student's own cell keeps its output
     outputs = cell_outputs(graded, "prints", "shapes-make-features-test")
     assert outputs.count(WITHHELD) == 1 and "INPUT ROWS" not in outputs
+
+
+@pytest.mark.slow
+def test_errors_student_code_raises_during_a_test_show_no_text_of_its_own(graded):
+    assert graded["rows"]["raises"].score < 10
+    text = autograded(graded, "raises")
+    feedback = (graded["out"] / "feedback" / "raises" / "shapes.html").read_text()
+    for page in (text, feedback):
+        assert "Rows37" not in page  # the hidden test's table; the visible one may show
+        assert page.count("INPUT ARGS") == 1  # the student's own cell keeps its output
+    outputs = cell_outputs(graded, "raises", "shapes-make-features-test")
+    assert "an error of a class of your own (its message is not shown" in outputs, outputs
+    outputs = cell_outputs(graded, "raises", "shapes-build-model-test")
+    assert "ValueError (its message is not shown" in outputs, outputs
 
 
 @pytest.mark.slow

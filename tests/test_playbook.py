@@ -7,7 +7,7 @@ seeds, and the real data set it trains on is checked."""
 import numpy as np
 import pytest
 
-from lesson_variants import cell, grade_variants, solution, solution_namespace
+from lesson_variants import cell, grade_variants, graded_folder, journal_cells, solution, solution_namespace
 from tfclinic.grading.wrong_fixes import (ADAPTED, HIDDEN, SIGMOID, as_cell_edits, playbook_accuracy,
                                           playbook_model, playbook_training, wrong_fixes)
 
@@ -19,7 +19,7 @@ FULL_MARKS = sum(POINTS.values())
 
 # Plausible wrong fixes, from tfclinic.wrong_fixes (the instructor guide lists them too).
 WRONG_FIXES = as_cell_edits(LESSON)
-SCORES = {fix.name: fix.score for fix in wrong_fixes(LESSON)}
+PINS = {fix.name: fix for fix in wrong_fixes(LESSON)}
 
 # Other correct repairs, written the way students write them; all must earn full marks.
 OTHER_CORRECT_FIXES = {
@@ -75,10 +75,17 @@ def train_and_report(model, x_train, y_train, x_test, y_test):
 @pytest.mark.slow
 def test_plausible_wrong_fixes_earn_exactly_their_pinned_score(tmp_path):
     grades = grade_variants(LESSON, WRONG_FIXES, tmp_path, seed=7)
+    cells = journal_cells(graded_folder(tmp_path, 7))
     assert sorted(grades) == sorted(WRONG_FIXES)
     for name, row in grades.items():
-        assert row.status == "graded", name
-        assert (row.score, row.max_score) == (SCORES[name], FULL_MARKS), f"wrong fix {name!r}: {row}"
+        fix = PINS[name]
+        assert (row.status, row.max_score) == ("graded", FULL_MARKS), f"wrong fix {name!r}: {row}"
+        assert row.score < FULL_MARKS, f"wrong fix {name!r}: {row}"
+        assert sorted(cells[name]) == sorted(POINTS), name
+        if fix.score is not None:
+            assert row.score == fix.score, f"wrong fix {name!r}: {row}"
+        caught = {test: cells[name][test] for test in fix.caught_by}
+        assert set(caught.values()) <= {0}, f"wrong fix {name!r} passed {caught}"
 
 
 @pytest.mark.slow
@@ -215,12 +222,16 @@ def test_every_test_cell_says_what_earns_its_points():
         assert prose.cell_type == "markdown" and f"({points} points)" in prose.source, grade_id
 
 
-def test_every_fix_in_the_corpus_names_a_solution_cell_and_a_score_below_full_marks():
+def test_every_fix_in_the_corpus_names_a_solution_cell_and_pins_a_score_or_its_catchers():
+    """Each wrong fix pins a score below full marks, or the test cells that catch it."""
     notebook = solution(LESSON)
     for corpus in (WRONG_FIXES, OTHER_CORRECT_FIXES):
         for grade_id, _ in corpus.values():
             assert cell(notebook, grade_id).metadata["nbgrader"]["solution"]
-    assert all(score is not None and 0 <= score < FULL_MARKS for score in SCORES.values()), SCORES
+    for name, fix in PINS.items():
+        assert (fix.score is None) == bool(fix.caught_by), f"{name}: a score or caught_by, one of them"
+        assert fix.score is None or 0 <= fix.score < FULL_MARKS, name
+        assert set(fix.caught_by) <= set(POINTS), f"{name}: {fix.caught_by}"
 
 
 def test_the_exercise_carries_all_four_bugs():

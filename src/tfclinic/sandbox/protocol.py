@@ -66,7 +66,7 @@ class NotGradable(ProtocolError):
     """Student code gave back a value the grader cannot receive; the message names its form."""
 
 
-_ACCEPTED = ("return NumPy arrays, tensors, numbers, strings, or lists, tuples and dicts of "
+ACCEPTED = ("return NumPy arrays, tensors, numbers, strings, or lists, tuples and dicts of "
              "them, Keras models or functions")
 
 
@@ -161,7 +161,7 @@ class Encoder:
         array = np.asarray(value)
         if array.dtype.hasobject:
             raise NotGradable(f"an array of Python objects (dtype {array.dtype}) cannot be sent "
-                              f"to the grader: {_ACCEPTED}")
+                              f"to the grader: {ACCEPTED}")
         name = f"a{len(self.arrays)}"
         self.arrays[name] = array
         return [tag, name]
@@ -185,7 +185,7 @@ class Encoder:
                 type(value).__module__.startswith(("tensorflow", "keras")):
             return self._encode_keras(value)
         if self._store is not None and not callable(value):
-            raise NotGradable(f"a {_form(value)} cannot be sent to the grader: {_ACCEPTED}")
+            raise NotGradable(f"a {_form(value)} cannot be sent to the grader: {ACCEPTED}")
         return self._handle(value)
 
     def _encode_keras(self, value):

@@ -13,7 +13,8 @@ How a notebook is split:
   ``StudentFunction`` stand-ins that call into the student process. So test code, test
   data and ``numpy.testing`` are the grader's own, and only data comes back.
 - A test cell earns its points when it runs without raising. What student code prints
-  while it runs is not in its outputs (one note says so): it could show the test's inputs.
+  while it runs is not in its outputs (one note says so), nor the message of an error it
+  raises (its name is, if Python or TensorFlow defines it): both could show the test's inputs.
 """
 
 import argparse

@@ -17,9 +17,13 @@ Three hooks make test cells read the same in a notebook and in the grader:
 - ``student_globals``: temporarily replace globals of the student's notebook.
 
 What student code prints while a test cell runs is withheld from the feedback
-(``StudentProcess.output_withheld``): it could show the hidden test's inputs.
+(``StudentProcess.output_withheld``): it could show the hidden test's inputs. So is the
+message of an error it raises there, and the name of an error class of its own: both are
+text the student's code writes, as a ``print`` is. The student reads them by running the
+test cell in the notebook, where only the visible tests are.
 """
 
+import builtins
 import contextlib
 import functools
 import inspect
@@ -40,7 +44,7 @@ import psutil
 from ..processes import CpuBudget, ForkedChild, kill_tree
 from .confine import Limits
 from .worker import OUTPUT_CHARS_PER_REQUEST, CappedText
-from .protocol import Decoder, Encoder, ProtocolError, receive, send
+from .protocol import ACCEPTED, Decoder, Encoder, ProtocolError, receive, send
 
 # set by the grader while it grades: the student process that test code talks to
 ACTIVE = None
@@ -49,6 +53,15 @@ GRACE_WALL_FACTOR = 4  # ... or this many times as much wall time, for code that
 CPU_POLL_SECONDS = 0.5  # how often a call's CPU use is read; the limit holds to about this
 LOG_TAIL_BYTES = 20_000
 WITHHELD_NOTE = "[output of your code during this test is not shown]\n"
+WITHHELD_ERROR = ("its message is not shown in a test's feedback, where it could show the "
+                  "test's inputs: run the test cell in your notebook to read it")
+# Error names shown as they are within a test: Python's and TensorFlow's. Any other class
+# name is the student's to choose, so it is text like a message.
+KNOWN_ERRORS = frozenset(
+    [name for name, value in vars(builtins).items()
+     if isinstance(value, type) and issubclass(value, BaseException)]
+    + ["InvalidArgumentError", "ResourceExhaustedError", "FailedPreconditionError",
+       "UnimplementedError", "NotFoundError", "OutOfRangeError", "InternalError", "UnknownError"])
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -379,8 +392,7 @@ class StudentProcess:
         if reply.get("output"):
             self._show_output(reply["output"])
         if reply.get("error"):
-            name, message = (_ANSI.sub("", str(part)) for part in reply["error"][:2])
-            raise StudentCodeError(f"{name}: {message}" if message else name)
+            raise StudentCodeError(self._error_text(*reply["error"][:2]))
         decoder = Decoder(arrays, self._resolve, folder=self._scratch, safe_mode=True)
         value = decoder.decode(reply.get("value"))
         weights = reply.get("weights")
@@ -404,6 +416,22 @@ class StudentProcess:
             yield
         finally:
             self._withheld = None
+
+    @property
+    def withholding(self):
+        """True within ``output_withheld()``: in a test cell."""
+        return self._withheld is not None
+
+    def _error_text(self, name, message=""):
+        """What the grader says of an error the student's code raised in a call: its name and
+        message, or within ``output_withheld()`` only a name that is not the student's own."""
+        name, message = (_ANSI.sub("", str(part)) for part in (name, message))
+        if not self.withholding:
+            return f"{name}: {message}" if message else name
+        if name == "NotGradable":  # tfclinic's own refusal; the form it names is the student's
+            return f"NotGradable: the value cannot be sent to the grader: {ACCEPTED}"
+        shown = name if name in KNOWN_ERRORS else "an error of a class of your own"
+        return f"{shown} ({WITHHELD_ERROR})"
 
     def _show_output(self, output):
         if self._withheld is None:
