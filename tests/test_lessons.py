@@ -33,6 +33,21 @@ def test_solution_earns_full_marks_and_exercise_none(lesson, seed, tmp_path):
     assert (grades["exercise"].status, grades["exercise"].score) == ("graded", 0)
 
 
+@pytest.mark.proof
+@pytest.mark.parametrize("lesson", lessons(ROOT))
+def test_the_solution_passes_every_test_cell_run_as_a_notebook(lesson):
+    """Hidden tests included, in one kernel as `tfclinic validate` (or nbgrader, or an
+    instructor in Jupyter) runs it: the grader runs test code apart from the student's, so a
+    test cell can pass there and fail here (one that reads globals `student_globals` replaced)."""
+    from tfclinic.project import solution_notebook
+    from tfclinic.validate import validate
+
+    results, stopped = validate(solution_notebook(ROOT, lesson))
+    assert stopped is None, stopped
+    assert results and all(result.passed for result in results), [
+        (result.grade_id, result.message[-300:]) for result in results if not result.passed]
+
+
 # Lessons whose corpora follow the plain contract: every wrong fix below full marks, every
 # correct fix full marks. (scaling, losses and playbook assert exact partial scores in their modules.)
 PLAIN_CORPORA = ["shapes", "dtypes", "leakage"]

@@ -145,7 +145,9 @@ def student_globals(**values):
     """Replace globals of the student's notebook for the duration of a ``with`` block.
 
     A test uses it to check that a function depends on its arguments only: change the
-    notebook's data, call the function, compare.
+    notebook's data, call the function, compare. In the grader only the student process
+    sees the new values; in a plain notebook the test code shares that namespace and sees
+    them too, so a test takes the arguments it passes before the block.
     """
     if ACTIVE is not None:
         ACTIVE.swap(values)
