@@ -66,9 +66,21 @@ class Cluster:
                                                 "--no-nanny", "--no-dashboard", "--dashboard-address", "127.0.0.1:0",
                                                 "--host", "127.0.0.1"], env)
 
-    def address_of(self, name):
-        return next(address for address, worker in self.client.scheduler_info(n_workers=-1)["workers"].items()
-                    if worker["name"] == name)
+    def address_of(self, name, wait=60):
+        """The address of the worker started as ``name``; waits for one that is reconnecting,
+        and otherwise fails naming the workers the scheduler knows and the tail of its log."""
+        deadline = time.monotonic() + wait
+        while True:
+            workers = self.client.scheduler_info(n_workers=-1)["workers"]
+            found = [address for address, worker in workers.items() if worker["name"] == name]
+            if found or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert found, (f"the scheduler does not know worker {name!r} (it knows "
+                       f"{sorted(w['name'] for w in workers.values())}; exit status "
+                       f"{self.workers[name].poll()}); its log ends:\n"
+                       + (self.folder / f"{name}.log").read_text(errors="replace")[-3000:])
+        return found[0]
 
     def kill(self, name):
         os.killpg(self.workers[name].pid, signal.SIGKILL)
