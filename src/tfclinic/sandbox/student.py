@@ -43,7 +43,7 @@ import psutil
 
 from ..processes import CpuBudget, ForkedChild, kill_tree
 from .confine import Limits
-from .worker import OUTPUT_CHARS_PER_REQUEST, CappedText
+from .worker import OUTPUT_CHARS_PER_REQUEST, CappedText, undefined_name
 from .protocol import ACCEPTED, Decoder, Encoder, ProtocolError, receive, send
 
 # set by the grader while it grades: the student process that test code talks to
@@ -394,7 +394,7 @@ class StudentProcess:
         if reply.get("output"):
             self._show_output(reply["output"])
         if reply.get("error"):
-            raise StudentCodeError(self._error_text(*reply["error"][:2]))
+            raise StudentCodeError(self._error_text(function, *reply["error"][:2]))
         decoder = Decoder(arrays, self._resolve, folder=self._scratch, safe_mode=True)
         value = decoder.decode(reply.get("value"))
         weights = reply.get("weights")
@@ -424,11 +424,13 @@ class StudentProcess:
         """True within ``output_withheld()``: in a test cell."""
         return self._withheld is not None
 
-    def _error_text(self, name, message=""):
-        """What the grader says of an error the student's code raised in a call: its name and
-        message, or within ``output_withheld()`` only a name that is not the student's own."""
+    def _error_text(self, function, name, message=""):
+        """What the grader says of an error the student's code raised calling ``function``:
+        its name and message, or within ``output_withheld()`` only a name that is not the
+        student's own, unless it is the exact sentence for a function never defined."""
         name, message = (_ANSI.sub("", str(part)) for part in (name, message))
-        if not self.withholding:
+        if not self.withholding or (function[0] == "student" and name == "NameError"
+                                    and message == undefined_name(function[-1])):
             return f"{name}: {message}" if message else name
         if name == "NotGradable":  # tfclinic's own refusal; the form it names is the student's
             return f"NotGradable: the value cannot be sent to the grader: {ACCEPTED}"

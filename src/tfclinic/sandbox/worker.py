@@ -39,6 +39,12 @@ class CappedText(io.TextIOBase):
         return "".join(self.parts) + tail
 
 
+def undefined_name(name):
+    """The message for a name the grader asks for that the student's notebook never defined:
+    the grader checks it word for word, so it alone keeps its text within a test."""
+    return f"name '{name}' is not defined in the student's notebook"
+
+
 class Worker:
     """Executes cells in one IPython namespace and serves the grader's requests."""
 
@@ -67,7 +73,7 @@ class Worker:
             return self.objects[rest[0]]
         if tag == "student":
             if rest[0] not in self.shell.user_ns:
-                raise NameError(f"name '{rest[0]}' is not defined in the student's notebook")
+                raise NameError(undefined_name(rest[0]))
             return self.shell.user_ns[rest[0]]
         if tuple(rest) not in self.library:
             raise ValueError(f"{'.'.join(map(str, rest))} is not a tfclinic function")
