@@ -12,9 +12,9 @@ What it asserts, per lesson and seed: the solution and every correct fix earn fu
 the exercise earns 0, every wrong fix less than full marks and nothing in the cells of its
 ``caught_by``. A wrong fix whose lesson test pins its score is also compared with that pin
 (a pin is checked on one seed by the tests; here a different score on another seed is
-reported, not failed). The table gives, per
-lesson, the weakest correct repair's score and the strongest wrong fix's score, each as a
-margin to the full-marks line that separates credit from no credit.
+reported, not failed). The table gives, per lesson, the weakest correct repair's score and
+the strongest wrong fix's score, each as a margin to the full-marks line that separates
+credit from no credit.
 
 Each (lesson, seed) batch is written to ``--out`` as it finishes, so an interrupted sweep
 resumes where it stopped.

@@ -67,7 +67,7 @@ class NotGradable(ProtocolError):
 
 
 ACCEPTED = ("return NumPy arrays, tensors, numbers, strings, or lists, tuples and dicts of "
-             "them, Keras models or functions")
+            "them, Keras models or functions")
 
 
 def crossing_problem(value):

@@ -438,7 +438,7 @@ class StudentProcess:
         return f"{shown} ({WITHHELD_ERROR})"
 
     def _show_output(self, output):
-        if self._withheld is None:
+        if not self.withholding:
             sys.stdout.write(_capped(output))
         elif not self._note_written:
             sys.stdout.write(self._withheld)
