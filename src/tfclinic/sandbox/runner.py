@@ -7,7 +7,11 @@
 How a notebook is split:
 
 - The student process runs every code cell of the *submission* except test cells: setup,
-  data, the student's solutions and any cells the student added.
+  data, the student's solutions and any cells the student added. It leaves out the
+  instructor's cells after the last solution cell (a training run, a checkup) when no other
+  cell it runs reads or binds a name they bind (``grader_only_cells``): the grader runs
+  those cells anyway, calling into the student process, so running them there as well
+  would only spend the CPU twice.
 - This process runs every code cell of the *source* notebook (the instructor's, with hidden
   tests) except solution cells. Where a solution cell was, the names it defines become
   ``StudentFunction`` stand-ins that call into the student process. So test code, test
@@ -24,6 +28,7 @@ import json
 import os
 import shutil
 import signal
+import symtable
 import sys
 import tempfile
 import threading
@@ -74,10 +79,66 @@ def defined_names(source):
     return list(dict.fromkeys(names))
 
 
-def student_cells(submission, test_ids):
-    """The submission's code cells that run in the student process: all but test cells."""
+def student_cells(submission, test_ids, skipped=frozenset()):
+    """The submission's code cells that run in the student process: all but test cells (and
+    the indices in ``skipped``)."""
     return [(index, cell.source) for index, cell in enumerate(submission.cells)
-            if cell.cell_type == "code" and grade_id(cell) not in test_ids and cell_kind(cell) != TEST]
+            if cell.cell_type == "code" and grade_id(cell) not in test_ids and cell_kind(cell) != TEST
+            and index not in skipped]
+
+
+# Code that reaches globals by name at run time, which reading a cell cannot follow.
+DYNAMIC_LOOKUPS = frozenset({"globals", "vars", "locals", "eval", "exec", "get_ipython",
+                             "__import__", "__builtins__"})
+
+
+def global_names(source):
+    """Every name a cell reads or binds as a global, in any of its scopes (a function's
+    parameters and locals are not globals); ``None`` when reading the cell cannot tell: it
+    does not parse, has IPython syntax, or looks names up at run time."""
+    try:
+        table = symtable.symtable(source, "<cell>", "exec")
+    except (SyntaxError, ValueError):
+        return None
+    names, scopes = set(), [table]
+    while scopes:
+        scope = scopes.pop()
+        module = scope.get_type() == "module"
+        names.update(s.get_name() for s in scope.get_symbols() if module or s.is_global())
+        scopes.extend(scope.get_children())
+    return None if names & DYNAMIC_LOOKUPS else names
+
+
+def grader_only_cells(source, submission, test_ids):
+    """Indices of submission cells the student process need not run: copies, word for word,
+    of the source's trusted cells after its last solution cell, whose bound names no other
+    cell of the student process reads or binds, and that bind no solution's name.
+
+    The grader runs those cells itself (the source's text), so the student process's state
+    that tests see differs only by names nothing there uses. A cell that changed an object in
+    place would break that; a lesson's closing cells must not (README, "Writing a lesson").
+    Where any cell cannot be read (``global_names``), every cell runs.
+    """
+    code = [c for c in source.cells if c.cell_type == "code"]
+    solutions = [i for i, c in enumerate(code) if cell_kind(c) == SOLUTION]
+    if not solutions:
+        return frozenset()
+    try:
+        answers = {n for c in code if cell_kind(c) == SOLUTION for n in defined_names(c.source)}
+        closing = {c.source: set(defined_names(c.source)) for c in code[solutions[-1] + 1:]
+                   if cell_kind(c) == TRUSTED}
+    except SyntaxError:
+        return frozenset()
+    candidates = {index for index, text in student_cells(submission, test_ids)
+                  if text in closing and not closing[text] & answers}
+    used = set()
+    for index, text in student_cells(submission, test_ids, skipped=candidates):
+        names = global_names(text)
+        if names is None:
+            return frozenset()
+        used |= names
+    return frozenset(index for index in candidates
+                     if not closing[submission.cells[index].source] & used)
 
 
 def _stream(text):
@@ -102,6 +163,7 @@ class Grading:
         self.cell_timeout = cell_timeout
         self.test_ids = {grade_id(c) for c in source.cells
                          if c.cell_type == "code" and cell_kind(c) == TEST}
+        self.skipped = grader_only_cells(source, submission, self.test_ids)
         self.student_outputs = {}  # submission cell index -> outputs
         self.ready = threading.Event()
         self.setup_error = None
@@ -110,7 +172,7 @@ class Grading:
         """In a thread: run the submission's cells in the student process, in order."""
         try:
             self.process.wait_ready()
-            for index, source in student_cells(self.submission, self.test_ids):
+            for index, source in student_cells(self.submission, self.test_ids, self.skipped):
                 output, error = self.process.run_cell(source)
                 outputs = [_stream(output)] if output else []
                 if error:
