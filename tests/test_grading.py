@@ -121,6 +121,30 @@ def test_notebooks_still_validate_without_the_slow_unused_import():
     assert done.stdout.strip() == "rejected", done.stderr
 
 
+def test_a_new_gradebook_is_stamped_with_alembics_head_without_running_alembic(tmp_path):
+    import sqlite3
+
+    import nbgrader.api
+
+    from tfclinic.course.nbgrader_main import alembic_head
+
+    assert alembic_head() == nbgrader.api.get_alembic_version()  # what `alembic heads` prints
+    bin_folder, marker = tmp_path / "bin", tmp_path / "alembic-ran"
+    bin_folder.mkdir()
+    (bin_folder / "alembic").write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    (bin_folder / "alembic").chmod(0o755)
+    course = tmp_path / "course"
+    course.mkdir()
+    env = {"PATH": f"{bin_folder}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "tfclinic.course.nbgrader_main", "db", "student", "add",
+                           "ada"], cwd=course, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not marker.exists(), "nbgrader started alembic"
+    with sqlite3.connect(course / "gradebook.db") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(alembic_head(),)]
+        assert db.execute("SELECT id FROM student").fetchall() == [("ada",)]
+
+
 def test_a_huge_notebook_is_refused_unread_before_any_runner_starts(tmp_path):
     from tfclinic.grading.grade import _grade_one
     from tfclinic.validate import MAX_NOTEBOOK_BYTES

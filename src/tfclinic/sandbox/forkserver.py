@@ -45,11 +45,19 @@ import psutil
 from ..processes import (CpuBudget, Finished, become_subreaper, close_other_fds, kill_tree,
                          skip_slow_unused_imports)
 
-# Modules every runner and student process needs; imported once, before any fork.
-PRELOAD = ("numpy", "tensorflow", "keras", "nbformat", "IPython.core.interactiveshell",
+# Modules every runner and student process needs; imported once, before any fork. Besides
+# TensorFlow and Keras: what the lessons' setup cells and hidden tests import, the IPython
+# parts a shell loads when it is created, and what the runner reads errors and versions
+# with; each would otherwise be imported again in every runner or student process.
+PRELOAD = ("numpy", "numpy.random", "numpy.testing", "tensorflow", "keras", "nbformat",
+           "IPython.core.interactiveshell", "IPython.core.magics", "IPython.core.completer",
+           "IPython.core.completerlib", "IPython.core.oinspect", "IPython.core.application",
+           "IPython.core.crashhandler", "IPython.core.logger", "packaging.requirements",
+           "packaging.tags", "secrets",
            "tfclinic.runtime", "tfclinic.data", "tfclinic.leakage", "tfclinic.training",
-           "tfclinic.real_data",
-           "tfclinic.sandbox.runner")
+           "tfclinic.real_data", "tfclinic.datasets", "tfclinic.display", "tfclinic.errors",
+           "tfclinic.project", "tfclinic.publishing", "tfclinic.checkup",
+           "tfclinic.sandbox.remote", "tfclinic.sandbox.runner")
 
 
 # How long the server may take to fork a runner; its first fork waits for its imports.
@@ -236,12 +244,21 @@ def _read(path):
 
 # -- the server process ---------------------------------------------------------------------
 
+def warm():
+    """Import ``PRELOAD`` and build what nbformat builds on first use (the JSON schema
+    validator of notebook format 4), so that no fork does either again."""
+    for module in PRELOAD:
+        __import__(module)
+    import nbformat.validator
+
+    nbformat.validator.get_validator(version=4, version_minor=nbformat.v4.nbformat_minor)
+
+
 def serve(reply_fd):
     """Fork a runner per request read from stdin, until stdin closes; reply on ``reply_fd``."""
     replies = os.fdopen(reply_fd, "wb", buffering=0)
     skip_slow_unused_imports()
-    for module in PRELOAD:
-        __import__(module)
+    warm()
     become_subreaper()
     wake, wake_end = os.pipe()  # a byte arrives here when a child ends: SIGCHLD wakes select
     os.set_blocking(wake_end, False)
