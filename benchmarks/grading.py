@@ -13,12 +13,14 @@ the first part alone stays below 2 on a 2-core machine.
 The machine itself is noisy, so ``--repeat N`` alternates N runs of each and keeps the
 fastest of each.
 
-``--cluster local:2`` also grades the class through a Dask ``LocalCluster`` of 2 workers
-(``tfclinic grade --cluster``), alternating with the other runs. Target: at most 10% slower
-per submission than ``--jobs 2``. It reports the coordinator's CPU per submission: the
-grading process itself (grading loop, Dask client and the in-process scheduler) and the
-nbgrader processes it starts (preparing the lessons, rendering feedback); that is what bounds
-how many workers one coordinator can feed.
+``--cluster local:2`` also grades the class through a Dask ``LocalCluster`` whose one worker
+grades 2 at once (``tfclinic grade --cluster``), alternating with the other runs. Target: at
+most 10% slower per submission than ``--jobs 2``. It reports the coordinator's CPU per
+submission: the grading process itself and the nbgrader processes it starts (preparing the
+lessons); that is what bounds how many workers one coordinator can feed. A local cluster's
+scheduler and worker run in the grading process too, so for ``local:N`` that figure also
+holds the worker's side (its task threads, the feedback it renders) and is an upper bound;
+the grading loop's own thread is reported apart.
 
 It also reports the physical limit: the CPU seconds of the notebooks' own cells (what
 nbgrader executes, hidden tests included) run in a fork of a process that has already
@@ -151,24 +153,32 @@ def _cpu_seconds(who=None):
 class NbgraderCPU:
     """Counts the CPU seconds of the nbgrader processes a grading run starts (prepare, feedback).
 
-    While a cluster run grades, the only children this process reaps are nbgrader's (the
-    workers are reaped when the cluster closes, after them), so the children's CPU that
-    ``NbgraderCourse.run`` calls add up to is nbgrader's.
+    While a grading run is under way, the only children this process reaps are nbgrader's
+    (the fork server and the workers are reaped after the last runner, before feedback is
+    rendered), so what the children's CPU grows by while at least one ``NbgraderCourse.run``
+    is under way is nbgrader's. Runs that overlap (feedback in ``jobs`` shares) are counted
+    once, over the time any of them runs.
     """
 
     def __init__(self):
         self.seconds, self._lock, self._run = 0.0, threading.Lock(), NbgraderCourse.run
+        self._running, self._since = 0, 0.0
 
     def __enter__(self):
         counter = self
 
         def run(course, *args, **kwargs):
-            before = _cpu_seconds(resource.RUSAGE_CHILDREN)
+            with counter._lock:
+                if counter._running == 0:
+                    counter._since = _cpu_seconds(resource.RUSAGE_CHILDREN)
+                counter._running += 1
             try:
                 return counter._run(course, *args, **kwargs)
             finally:
                 with counter._lock:
-                    counter.seconds += _cpu_seconds(resource.RUSAGE_CHILDREN) - before
+                    counter._running -= 1
+                    if counter._running == 0:
+                        counter.seconds += _cpu_seconds(resource.RUSAGE_CHILDREN) - counter._since
 
         NbgraderCourse.run = run
         return self
@@ -253,10 +263,12 @@ def main(argv=None):
             print(f"tfclinic grade --cluster {args.cluster:8s} {many:7.1f} s  {many / count:5.2f} s/submission  "
                   f"{many / two:4.2f}x --jobs 2 (target <= {CLUSTER_SLOWDOWN_TARGET})  {cpu_many:5.1f} CPU s  "
                   f"{cpu_many / limit:.2f}x the physical limit", flush=True)
+            local = args.cluster.startswith("local:")
             print(f"  coordinator CPU per submission: {own_many / count:.2f} s in the grading process "
-                  f"({loop_many / count:.2f} in the grading loop's thread, the rest Dask's client and the "
-                  f"in-process scheduler) + {nbgrader_many / count:.2f} s in nbgrader (prepare; feedback is "
-                  f"rendered on the workers)")
+                  f"({loop_many / count:.2f} in the grading loop's thread, the rest Dask's client and "
+                  + ("the scheduler and worker, in this process) " if local else "its threads) ")
+                  + f"+ {nbgrader_many / count:.2f} s in nbgrader (prepare"
+                  + ("; the feedback the local worker renders)" if local else "; feedback is rendered on the workers)"))
             if score_many != score_two:
                 print(f"the cluster disagrees with --jobs 2: total score {score_many} vs {score_two}")
                 return 1

@@ -293,7 +293,7 @@ def test_a_local_cluster_listens_on_loopback_only(tmp_path):
                  feedback=False)
     assert [(row.student, row.score) for row in rows] == [("ada", 10), ("bob", 0)]
     addresses = seen[0]
-    assert len(addresses) >= 3, addresses  # the scheduler, and each worker's own
+    assert len(addresses) >= 2, addresses  # the scheduler's, and the worker's own
     assert all(address.ip in ("127.0.0.1", "::1") for address in addresses), addresses
 
 

@@ -24,8 +24,11 @@ journal stay in ``tfclinic.grading.grade`` and in this process, the only writer 
 - Time limits stay tfclinic's: the runner's per-cell limit and the fork server's
   per-submission limit, as on one machine.
 - ``local:N`` starts a ``LocalCluster`` on 127.0.0.1 (nothing listens elsewhere, no dashboard)
-  with one worker process that grades N submissions at once: one fork server for the host,
-  as on a cluster's host, whose runners keep to cores of their own like ``--jobs N``.
+  with one worker that grades N submissions at once: one fork server for the host, as on a
+  cluster's host, whose runners keep to cores of their own like ``--jobs N``. The scheduler
+  and the worker run in this process and talk over TCP on loopback, as a cluster's would:
+  a worker process of its own would cost its start (Python, Dask, tfclinic: 1.2 s before the
+  fork server could start) and its shutdown, and would hold nothing the runners don't.
 """
 
 import asyncio
@@ -231,8 +234,8 @@ class DaskExecutor:
             if self.address.startswith("local:"):
                 with warnings.catch_warnings():  # "port 8787 is in use": its health page moves
                     warnings.simplefilter("ignore", UserWarning)
-                    self.cluster = LocalCluster(n_workers=1, threads_per_worker=_count(self.address), processes=True,
-                                                host="127.0.0.1", dashboard_address=None,
+                    self.cluster = LocalCluster(n_workers=1, threads_per_worker=_count(self.address), processes=False,
+                                                protocol="tcp://", host="127.0.0.1", dashboard_address=None,
                                                 worker_dashboard_address=None, silence_logs=logging.ERROR)
                 self.client = Client(self.cluster)
             else:
