@@ -1,6 +1,6 @@
 """Time `tfclinic grade` with 1 and 2 jobs against the floor: the same notebooks run by nbclient.
 
-The class: 20 submissions, 4 per lesson (2 solutions, 2 untouched exercises). The floor runs,
+The class: 24 submissions, 4 per lesson (2 solutions, 2 untouched exercises). The floor runs,
 for each submission, what nbgrader's own autograde would run (the source notebook with the
 student's solution cells, hidden tests included) in one Jupyter kernel with nbclient, one
 after the other, with no isolation and no gradebook. Targets on a 2-core machine: isolation
@@ -211,8 +211,9 @@ def grading_run(project, folder, jobs, cluster=None):
     """Grade ``folder`` once; returns ``(wall s, CPU s, total score, coordinator CPU s,
     nbgrader CPU s, loop CPU s, prepare CPU s)``: the coordinator's is this process's own, the
     prepare's that of nbgrader preparing the lessons (once per run), the loop's that
-    of its main thread (the grading loop; the other threads are Dask's client and the
-    in-process scheduler, or the runners' waiting threads), nbgrader's that of its runs."""
+    of its main thread (the grading loop; the other threads are Dask's client, a local
+    cluster's scheduler and worker, or the runners' waiting threads), nbgrader's that of its
+    runs."""
     out = Path(tempfile.mkdtemp(prefix=f"tfclinic-grade-{'cluster' if cluster else f'j{jobs}'}-"))
     cpu, own, start = _cpu_seconds(), _cpu_seconds(resource.RUSAGE_SELF), time.perf_counter()
     loop = time.thread_time()
