@@ -136,9 +136,8 @@ def limit_cpu_seconds(project, submissions):
             target.parent.mkdir()
             nbformat.write(as_nbgrader_runs_it(project, lesson, path), target)
             paths.append(str(target))
-        env = {**os.environ, **server_environment(max(1, (os.cpu_count() or 1) // 2))}
         done = subprocess.run([sys.executable, "-c", _LIMIT_PROBE, json.dumps(paths)], capture_output=True,
-                              text=True, env=env, timeout=3600)
+                              text=True, env=_two_jobs_environment(), timeout=3600)
         if done.returncode != 0:
             raise SystemExit(f"the physical limit probe failed: {done.stderr[-2000:]}")
         return sum(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -149,15 +148,16 @@ def limit_cpu_seconds(project, submissions):
 def server_start_cpu_seconds():
     """CPU seconds a fork server spends before its first fork (imports, warm-up), measured in a
     process of its own that does just that."""
-    env = {**os.environ, **server_environment(max(1, (os.cpu_count() or 1) // 2))}
     code = ("from tfclinic.processes import skip_slow_unused_imports\nskip_slow_unused_imports()\n"
             "from tfclinic.sandbox.forkserver import warm\nwarm()\nimport os\nos._exit(0)\n")
-    process = subprocess.Popen([sys.executable, "-I", "-c", code], env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit("the fork server's warm-up failed")
-    return usage.ru_utime + usage.ru_stime
+    before = _cpu_seconds(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-I", "-c", code], env=_two_jobs_environment(), check=True, timeout=600)
+    return _cpu_seconds(resource.RUSAGE_CHILDREN) - before
+
+
+def _two_jobs_environment():
+    """This environment with a fork server's for ``--jobs 2`` on this machine (its thread settings)."""
+    return {**os.environ, **server_environment(max(1, (os.cpu_count() or 1) // 2))}
 
 
 def _cpu_seconds(who=None):
