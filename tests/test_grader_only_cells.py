@@ -114,7 +114,9 @@ def test_an_edited_closing_cell_is_the_students_own_and_runs():
     "print(globals()['model'])",           # a lookup by name at run time
     "exec('print(model)')",
     "def broken(:\n    pass",              # does not parse
-])
+    "_deep = " + "+".join(["1"] * 5000),    # nested deeper than the compiler follows
+    "_long = 1\n" * 10_001,                 # longer than the grader's side reads (100,000)
+], ids=["ipython", "globals", "exec", "syntax", "deep", "long"])
 def test_when_a_cell_cannot_be_read_every_cell_runs(unreadable):
     submission = with_cell(exercise("playbook"), unreadable)
     assert cells_run(solution("playbook"), submission) == untested_sources(submission)
@@ -128,3 +130,23 @@ def test_a_closing_cell_that_binds_a_solutions_name_still_runs():
     run = cells_run(source, submission)
     assert rebinding in run
     assert not [s for s in run if "prepare, model = make_pipeline(x_train)" in s]
+
+
+def test_the_grader_side_parses_no_cell_longer_than_its_limit():
+    from tfclinic.sandbox.runner import MAX_READ_CHARS, UNREADABLE, defined_names, global_names
+
+    long = "_long = 1\n" * (MAX_READ_CHARS // 10 + 1)  # a syntax tree 400 times its size
+    assert global_names(long) is None
+    with pytest.raises(UNREADABLE):
+        defined_names(long)
+    assert global_names(long[:MAX_READ_CHARS]) == {"_long"}
+
+
+def test_a_solution_cell_without_metadata_is_found_past_cells_that_cannot_be_read():
+    submission = exercise("playbook")
+    for notebook_cell in submission.cells:  # as Colab or VS Code may leave it
+        notebook_cell.metadata.pop("nbgrader", None)
+    submission.cells.insert(1, nbformat.v4.new_code_cell("_deep = " + "+".join(["1"] * 5000)))
+    grading = Grading(solution("playbook"), submission, RecordingProcess(), cell_timeout=30)
+    build = next(i for i, c in enumerate(submission.cells) if "def build_model" in c.source)
+    assert grading.defining_cell(["build_model"]) == build

@@ -162,3 +162,27 @@ def test_a_huge_notebook_is_refused_unread_before_any_runner_starts(tmp_path):
     status, message, score, *_ = _grade_one(None, None, "eve", "shapes", huge, 0, 300, None, 30)
     assert (status, score) == ("corrupt notebook", 0)
     assert f"more than the {MAX_NOTEBOOK_BYTES // 2**20} MB a notebook may be" in message
+
+
+def test_a_notebook_of_too_many_cells_is_refused_before_nbformat_builds_it(tmp_path, monkeypatch):
+    import nbformat
+
+    from tfclinic.grading.grade import _grade_one
+    from tfclinic.validate import MAX_NOTEBOOK_CELLS, read_notebook
+
+    def write(cells, name):
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1") for _ in range(cells)])
+        path = tmp_path / name / "shapes" / "shapes.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(notebook, path)
+        return path
+
+    at_limit, over = write(MAX_NOTEBOOK_CELLS, "ada"), write(MAX_NOTEBOOK_CELLS + 1, "eve")
+    assert len(read_notebook(at_limit).cells) == MAX_NOTEBOOK_CELLS
+    built = []
+    monkeypatch.setattr(nbformat, "reads", lambda *args, **kwargs: built.append(args) or 1 / 0)
+    # no fork server and no nbgrader course: the refusal must come before either is used
+    status, message, score, *_ = _grade_one(None, None, "eve", "shapes", over, 0, 300, None, 30)
+    assert (status, score) == ("corrupt notebook", 0)
+    assert f"it has {MAX_NOTEBOOK_CELLS + 1} cells, more than the {MAX_NOTEBOOK_CELLS}" in message
+    assert built == [], "nbformat built the notebook before its cells were counted"

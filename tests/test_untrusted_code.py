@@ -177,6 +177,13 @@ def hostile_class(submissions, out, port, marker_file):
         "uncaps_output": in_solution_cell(
             "import sys\n"
             "sys.modules['tfclinic.sandbox.worker'].CappedText.getvalue = lambda self: 'z' * 5_000_000\n"),
+        # text the grader's side would parse, keep and render: a megabyte of code in a solution
+        # cell (within the notebook size limit), and an error whose class name is a megabyte
+        # (the student process cuts messages, but that process is the student's)
+        "huge_text": in_solution_cell(
+            "# " + "w" * 1_000_000 + "\nraise type('E' * 1_000_000, (ValueError,), {})('v')"),
+        # nesting deeper than Python's compiler follows: the grader's side must not crash on it
+        "deep_expression": at_end("_deep = " + "+".join(["1"] * 5000)),
         # a daemon: double fork, new session, outlives its parent
         "spawns": at_start(
             "import subprocess, sys\n"
@@ -379,6 +386,22 @@ def test_huge_output_is_cut_to_size(graded, student):
     assert "characters of output dropped" in feedback(graded, student)
     logs = (out / "nbgrader" / "graded" / student / "shapes").glob("student-*.txt")
     assert all(log.stat().st_size <= 20_000 for log in logs)
+
+
+@pytest.mark.slow
+def test_huge_cells_and_error_messages_are_cut_in_what_the_grader_keeps(graded):
+    out = graded["out"]
+    page = feedback(graded, "huge_text")
+    autograded = out / "nbgrader" / "autograded" / "huge_text" / "shapes" / "shapes.ipynb"
+    assert len(page) < 1_000_000 and autograded.stat().st_size < 1_000_000
+    assert page.count("more characters not shown") == 2  # the cell's text, the error's name
+    assert graded["rows"]["huge_text"].score == 0
+
+
+@pytest.mark.slow
+def test_a_cell_nested_too_deeply_to_read_is_graded_like_any_other(graded):
+    row = graded["rows"]["deep_expression"]
+    assert (row.status, row.score) == ("graded", 0), row
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ as the grader counts it, same quiet TensorFlow, same rule for stderr) but report
 words instead of writing a gradebook.
 """
 
+import json
 import os
 import re
 import signal
@@ -44,16 +45,22 @@ class CellResult:
 # The largest notebook tfclinic reads (to grade, validate or collect): far above any lesson
 # notebook with its outputs, and small enough that parsing it takes about a second.
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+# The most cells it reads: lessons have at most 33. Within the size limit a notebook could
+# hold 100,000 one-line cells, each a round trip to the student process when it is graded
+# and a block of its feedback page; nbformat's validation alone spends seconds on them.
+MAX_NOTEBOOK_CELLS = 2000
 
 
 def read_notebook(path):
     """Read a notebook, turning every way it can be unreadable into a one-line error.
 
-    The size is checked before the file is parsed, so a huge file costs no memory or time.
+    The size is checked before the file is parsed, so a huge file costs no memory or time;
+    the number of cells is counted in the plain JSON, before nbformat builds and validates
+    the notebook (what takes the time).
 
     Raises:
-        TfclinicError: for a missing file, one over ``MAX_NOTEBOOK_BYTES``, or a file that
-            is not a valid notebook.
+        TfclinicError: for a missing file, one over ``MAX_NOTEBOOK_BYTES`` or with more than
+            ``MAX_NOTEBOOK_CELLS`` cells, or a file that is not a valid notebook.
     """
     path = Path(path)
     if not path.is_file():
@@ -63,12 +70,28 @@ def read_notebook(path):
         raise TfclinicError(f"{path} is not a valid notebook: it is {size / 2**20:.0f} MB, more than "
                             f"the {MAX_NOTEBOOK_BYTES // 2**20} MB a notebook may be")
     try:
-        notebook = nbformat.read(path, as_version=4)
+        text = path.read_bytes().decode("utf-8")
+        cells = _cell_count(json.loads(text))
+        if cells > MAX_NOTEBOOK_CELLS:
+            raise TfclinicError(f"{path} is not a valid notebook: it has {cells} cells, more than "
+                                f"the {MAX_NOTEBOOK_CELLS} a notebook may have")
+        notebook = nbformat.reads(text, as_version=4)
         nbformat.validate(notebook)
+    except TfclinicError:
+        raise
     except Exception as error:  # invalid JSON, wrong schema, undecodable bytes...
         summary = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise TfclinicError(f"{path} is not a valid notebook: {summary}") from None
     return notebook
+
+
+def _cell_count(data):
+    """Cells of a notebook's plain JSON: ``cells`` (format 4) or its worksheets' (format 3)."""
+    if not isinstance(data, dict):
+        return 0  # nbformat refuses it
+    lists = [data.get("cells")] + [sheet.get("cells") for sheet in data.get("worksheets") or ()
+                                   if isinstance(sheet, dict)]
+    return sum(len(cells) for cells in lists if isinstance(cells, list))
 
 
 def _nbgrader(cell):

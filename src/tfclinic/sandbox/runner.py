@@ -65,10 +65,34 @@ def grade_id(cell):
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
+# Student text this process reads or passes on is bounded here, outside the student's limits
+# (lesson cells are a few thousand characters): the longest cell it parses, to match a
+# solution cell or see which names a cell uses (a syntax tree takes about 400 times its
+# text in memory: 6 GB for a 15 MB cell); how much of a solution cell's text, and of an
+# error's name and message, the autograded notebook keeps (rendering a page of 2 MB of code
+# as feedback takes about a minute of CPU and 1.6 GB).
+MAX_READ_CHARS = 100_000
+MAX_SHOWN_CHARS = OUTPUT_CHARS_PER_CELL
+MAX_ERROR_NAME_CHARS = 200
+# What reading an odd cell raises: bad syntax or null bytes, nesting too deep to follow.
+UNREADABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
+
+
+def _readable(source):
+    """``source``, or a ``SyntaxError`` if it is too long to read here (``MAX_READ_CHARS``)."""
+    if len(source) > MAX_READ_CHARS:
+        raise SyntaxError(f"a cell of {len(source)} characters is not read")
+    return source
+
+
 def defined_names(source):
-    """The names a cell binds at its top level (functions, classes, assignments, imports)."""
+    """The names a cell binds at its top level (functions, classes, assignments, imports).
+
+    Raises:
+        one of ``UNREADABLE`` for a cell that cannot be read.
+    """
     names = []
-    for node in ast.parse(source).body:
+    for node in ast.parse(_readable(source)).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.append(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
@@ -97,8 +121,8 @@ def global_names(source):
     parameters and locals are not globals); ``None`` when reading the cell cannot tell: it
     does not parse, has IPython syntax, or looks names up at run time."""
     try:
-        table = symtable.symtable(source, "<cell>", "exec")
-    except (SyntaxError, ValueError):
+        table = symtable.symtable(_readable(source), "<cell>", "exec")
+    except UNREADABLE:
         return None
     names, scopes = set(), [table]
     while scopes:
@@ -127,10 +151,12 @@ def grader_only_cells(source, submission, test_ids):
         answers = {n for c in code if cell_kind(c) == SOLUTION for n in defined_names(c.source)}
         closing = {c.source: set(defined_names(c.source)) for c in code[solutions[-1] + 1:]
                    if cell_kind(c) == TRUSTED}
-    except SyntaxError:
+    except UNREADABLE:
         return frozenset()
     candidates = {index for index, text in student_cells(submission, test_ids)
                   if text in closing and not closing[text] & answers}
+    if not candidates:
+        return frozenset()
     used = set()
     for index, text in student_cells(submission, test_ids, skipped=candidates):
         names = global_names(text)
@@ -139,6 +165,14 @@ def grader_only_cells(source, submission, test_ids):
         used |= names
     return frozenset(index for index in candidates
                      if not closing[submission.cells[index].source] & used)
+
+
+def _shown(text, limit, mark=""):
+    """``text`` cut to ``limit`` characters, with a line (after ``mark``) saying how many
+    were left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n{mark}[... {len(text) - limit:,} more characters not shown]"
 
 
 def _stream(text):
@@ -150,7 +184,8 @@ def _error(name, message):
     (:func:`tfclinic.display.readable_message`), shown once."""
     from ..display import readable_message
 
-    message = readable_message(message)
+    name = _shown(str(name), MAX_ERROR_NAME_CHARS)
+    message = readable_message(_shown(str(message), MAX_SHOWN_CHARS))
     return nbformat.v4.new_output("error", ename=name, evalue=message,
                                   traceback=[f"{name}: {message}" if message else name])
 
@@ -209,8 +244,8 @@ class Grading:
                 index = solutions.get(grade_id(cell))
                 if index is None:  # metadata stripped (Colab, VS Code): match by the names
                     index = self.defining_cell(defined_names(self.source_cell(cell)))
-                cell.source = self.submission.cells[index].source if index is not None else \
-                    "# (this cell is missing from the submission)"
+                cell.source = _shown(self.submission.cells[index].source, MAX_SHOWN_CHARS, "# ") \
+                    if index is not None else "# (this cell is missing from the submission)"
                 cell.outputs = self.student_outputs.get(index, [])
                 for name in defined_names(self.source_cell(cell)):
                     namespace[name] = StudentFunction(self.process, ["student", name], f"{name}()")
@@ -230,7 +265,7 @@ class Grading:
             try:
                 if set(defined_names(source)) & set(names):
                     found = index
-            except SyntaxError:
+            except UNREADABLE:
                 continue
         return found
 
