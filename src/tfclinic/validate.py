@@ -71,7 +71,11 @@ def read_notebook(path):
                             f"the {MAX_NOTEBOOK_BYTES // 2**20} MB a notebook may be")
     try:
         text = path.read_bytes().decode("utf-8")
-        cells = _cell_count(json.loads(text))
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise TfclinicError(f"{path} is not a valid notebook: it is not JSON ({error})") from None
+        cells = _cell_count(data)
         if cells > MAX_NOTEBOOK_CELLS:
             raise TfclinicError(f"{path} is not a valid notebook: it has {cells} cells, more than "
                                 f"the {MAX_NOTEBOOK_CELLS} a notebook may have")
@@ -79,7 +83,7 @@ def read_notebook(path):
         nbformat.validate(notebook)
     except TfclinicError:
         raise
-    except Exception as error:  # invalid JSON, wrong schema, undecodable bytes...
+    except Exception as error:  # not UTF-8, wrong schema, an unknown format version...
         summary = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise TfclinicError(f"{path} is not a valid notebook: {summary}") from None
     return notebook
