@@ -71,19 +71,17 @@ def read_notebook(path):
                             f"the {MAX_NOTEBOOK_BYTES // 2**20} MB a notebook may be")
     try:
         text = path.read_bytes().decode("utf-8")
-        try:
-            data = json.loads(text)
-        except ValueError as error:
-            raise TfclinicError(f"{path} is not a valid notebook: it is not JSON ({error})") from None
-        cells = _cell_count(data)
-        if cells > MAX_NOTEBOOK_CELLS:
-            raise TfclinicError(f"{path} is not a valid notebook: it has {cells} cells, more than "
-                                f"the {MAX_NOTEBOOK_CELLS} a notebook may have")
-        notebook = nbformat.reads(text, as_version=4)
+        data = json.loads(text)
+    except ValueError as error:  # not UTF-8, or not JSON (nbformat's message quoted the bytes)
+        raise TfclinicError(f"{path} is not a valid notebook: it is not JSON ({error})") from None
+    cells = _cell_count(data)
+    if cells > MAX_NOTEBOOK_CELLS:
+        raise TfclinicError(f"{path} is not a valid notebook: it has {cells} cells, more than "
+                            f"the {MAX_NOTEBOOK_CELLS} a notebook may have")
+    try:
+        notebook = nbformat.reads(text, as_version=4)  # parses the text again, in nbformat's way
         nbformat.validate(notebook)
-    except TfclinicError:
-        raise
-    except Exception as error:  # not UTF-8, wrong schema, an unknown format version...
+    except Exception as error:  # wrong schema, an unknown format version...
         summary = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise TfclinicError(f"{path} is not a valid notebook: {summary}") from None
     return notebook
